@@ -15,6 +15,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR", default_value = "data")]
     pub data: PathBuf,
 
+    /// Kiosk mode for the window: fullscreen without decorations; leaving
+    /// takes holding the "Hold to exit" corner control for three seconds.
+    #[arg(long)]
+    pub fullscreen: bool,
+
     /// What to do; the window when absent.
     #[command(subcommand)]
     pub command: Option<Command>,

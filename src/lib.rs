@@ -24,5 +24,6 @@ pub mod picture;
 pub mod raster;
 pub mod sketch;
 pub mod store;
+pub mod ui;
 
 pub use error::{Error, Result};

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use digit_kiosk::cli::{Cli, Command};
+use digit_kiosk::collector::Collector;
 use digit_kiosk::commands;
 use digit_kiosk::store::DataPaths;
+use digit_kiosk::ui::{self, WindowOptions};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,7 +27,14 @@ fn run(cli: Cli) -> digit_kiosk::Result<bool> {
     let paths = DataPaths::new(&cli.data);
     let mut out = std::io::stdout().lock();
     match cli.command {
-        None => Err(digit_kiosk::Error::Usage("the window is not built yet; see `digit-kiosk --help`".into())),
+        None => {
+            ui::ensure_display()?;
+            let collector = Collector::open(paths)?;
+            let options = WindowOptions { kiosk: cli.fullscreen, ..WindowOptions::default() };
+            let result = ui::run(collector.clone(), options);
+            collector.shutdown();
+            result.map(|()| true)
+        }
         Some(Command::Stats(args)) => commands::stats(&paths, args.json, &mut out).map(|()| true),
         Some(Command::Check(args)) => commands::check(&paths, args.repair, &mut out),
     }

@@ -1,0 +1,350 @@
+//! The station window: UI state and layout only. Widgets record an
+//! [`Action`]; actions are applied after layout; submitting goes through
+//! [`Collector::submit`] on a worker thread so the window never freezes.
+
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use eframe::egui::{self, Color32, Key, RichText, ViewportCommand};
+
+use crate::collector::{Collector, Drawing, Session, Submission};
+use crate::digit::Digit;
+use crate::error::Result;
+use crate::sketch::{Sketch, Stroke};
+use crate::store::{Receipt, Source};
+use crate::ui::canvas::{self, CanvasState};
+use crate::ui::picker::{self, ACCENT};
+
+/// How long the exit control must be held in kiosk mode.
+pub const EXIT_HOLD: Duration = Duration::from_secs(3);
+
+/// Width of the controls column beside the canvas in a wide window.
+const CONTROLS_WIDTH: f32 = 380.0;
+
+/// What the window was started with.
+#[derive(Debug, Clone, Default)]
+pub struct WindowOptions {
+    /// Kiosk mode: fullscreen, no decorations, leaving takes a held control.
+    pub kiosk: bool,
+    /// Addresses where the page is served, shown as text and QR codes.
+    pub served_urls: Vec<String>,
+}
+
+/// A user intent, recorded by widgets and keys, applied after layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Choose(Digit),
+    Undo,
+    Clear,
+    Submit,
+    NewParticipant,
+}
+
+/// The status line.
+#[derive(Debug, Clone, PartialEq)]
+enum Status {
+    Hint(String),
+    Saving,
+    Saved(Receipt),
+    Failed(String),
+}
+
+/// What the window remembers between runs (never samples).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Prefs {
+    chosen: Option<u8>,
+}
+
+struct InFlight {
+    strokes: Vec<Stroke>,
+    answer: Receiver<Result<Receipt>>,
+}
+
+/// The eframe app of the station.
+pub struct KioskApp {
+    collector: Collector,
+    options: WindowOptions,
+    canvas: CanvasState,
+    chosen: Option<Digit>,
+    status: Status,
+    session: Session,
+    in_flight: Option<InFlight>,
+    exit_held_since: Option<Instant>,
+    exit_unlocked: bool,
+}
+
+impl KioskApp {
+    /// Builds the app; a web submission (another thread) repaints the window
+    /// so the counts move while a class submits.
+    pub fn new(cc: &eframe::CreationContext<'_>, collector: Collector, options: WindowOptions) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        collector.on_change(move || ctx.request_repaint());
+        cc.egui_ctx.set_visuals(egui::Visuals::dark());
+        let prefs: Prefs = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+        Self {
+            collector,
+            options,
+            canvas: CanvasState::default(),
+            chosen: prefs.chosen.and_then(|d| Digit::try_from(d).ok()),
+            status: Status::Hint("Pick a digit, draw it, then Submit".into()),
+            session: Session::fresh("window"),
+            in_flight: None,
+            exit_held_since: None,
+            exit_unlocked: false,
+        }
+    }
+
+    /// The strokes on the canvas now (for tests and the preview).
+    pub fn canvas_strokes(&self) -> &[Stroke] {
+        &self.canvas.strokes
+    }
+
+    fn apply(&mut self, action: Action, ctx: &egui::Context) {
+        match action {
+            Action::Choose(digit) => self.chosen = Some(digit),
+            Action::Undo => self.canvas.undo(),
+            Action::Clear => self.canvas.clear(),
+            Action::Submit => self.submit(ctx),
+            Action::NewParticipant => {
+                self.session = Session::fresh("window");
+                self.canvas.clear();
+                self.status = Status::Hint("New participant: welcome!".into());
+            }
+        }
+    }
+
+    fn submit(&mut self, ctx: &egui::Context) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        let Some(label) = self.chosen else {
+            self.status = Status::Hint("Choose which digit you drew (0–9) first".into());
+            return;
+        };
+        if self.canvas.is_empty() {
+            self.status = Status::Hint("Draw a digit on the canvas first".into());
+            return;
+        }
+        let strokes = self.canvas.take();
+        let sketch = match Sketch::new(strokes.clone()) {
+            Ok(sketch) => sketch,
+            Err(e) => {
+                self.canvas.restore(strokes);
+                self.status = Status::Failed(e.to_string());
+                return;
+            }
+        };
+        let submission = Submission {
+            label,
+            drawing: Drawing::Strokes(sketch),
+            source: Source::Window,
+            client: "127.0.0.1".into(),
+            session: Some(self.session.clone()),
+        };
+        let (reply, answer) = mpsc::channel();
+        let (collector, ctx) = (self.collector.clone(), ctx.clone());
+        let spawned = std::thread::Builder::new().name("window-submit".into()).spawn(move || {
+            let _ = reply.send(collector.submit(submission)); // the window may have closed
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => {
+                self.in_flight = Some(InFlight { strokes, answer });
+                self.status = Status::Saving;
+            }
+            Err(e) => {
+                self.canvas.restore(strokes);
+                self.status = Status::Failed(format!("cannot start saving: {e}"));
+            }
+        }
+    }
+
+    /// Takes the answer of a submit in flight, if it has come.
+    fn poll_submit(&mut self) {
+        let Some(flight) = &self.in_flight else { return };
+        let result = match flight.answer.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(crate::Error::WriterStopped),
+        };
+        let Some(flight) = self.in_flight.take() else { return };
+        self.status = match result {
+            Ok(receipt) => Status::Saved(receipt),
+            Err(e) => {
+                // Nothing is lost: the drawing comes back to be submitted again.
+                self.canvas.restore(flight.strokes);
+                Status::Failed(format!("Not saved: {e}. Your drawing is kept; try Submit again."))
+            }
+        };
+    }
+
+    fn keyboard_actions(ctx: &egui::Context) -> Vec<Action> {
+        ctx.input(|i| {
+            let mut actions = Vec::new();
+            for event in &i.events {
+                let egui::Event::Key { key, pressed: true, .. } = event else { continue };
+                let action = match key {
+                    Key::Enter => Some(Action::Submit),
+                    Key::Backspace => Some(Action::Undo),
+                    Key::Escape => Some(Action::Clear),
+                    other => digit_of_key(*other).map(Action::Choose),
+                };
+                actions.extend(action);
+            }
+            actions
+        })
+    }
+
+    fn controls_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        ui.heading(RichText::new("Which digit did you draw?").size(22.0));
+        ui.add_space(6.0);
+        if let Some(digit) = picker::picker_ui(ui, self.chosen) {
+            actions.push(Action::Choose(digit));
+        }
+        ui.add_space(10.0);
+        ui.horizontal(|ui| {
+            let size = egui::vec2(96.0, 52.0);
+            if ui.add(egui::Button::new(RichText::new("Undo").size(20.0)).min_size(size)).clicked() {
+                actions.push(Action::Undo);
+            }
+            if ui.add(egui::Button::new(RichText::new("Clear").size(20.0)).min_size(size)).clicked() {
+                actions.push(Action::Clear);
+            }
+            let submit = egui::Button::new(RichText::new("Submit").size(22.0).strong().color(Color32::WHITE))
+                .fill(ACCENT)
+                .min_size(egui::vec2(ui.available_width(), 52.0));
+            if ui.add_enabled(self.in_flight.is_none(), submit).clicked() {
+                actions.push(Action::Submit);
+            }
+        });
+        ui.add_space(8.0);
+        self.status_ui(ui);
+        ui.add_space(12.0);
+        let counts = self.collector.counts();
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(format!("Total: {}", counts.iter().sum::<u64>())).size(18.0));
+            if let Some(next) = picker::least_collected(&counts) {
+                ui.label(
+                    RichText::new(format!("· fewest so far: {next}")).size(16.0).color(Color32::from_rgb(255, 196, 80)),
+                );
+            }
+        });
+        picker::counts_ui(ui, &counts);
+        ui.add_space(8.0);
+        if ui.button("New participant").on_hover_text("Start a new session for the next person").clicked() {
+            actions.push(Action::NewParticipant);
+        }
+        ui.label(RichText::new("Keys: 0–9 choose · Enter submit · Backspace undo · Esc clear").weak());
+    }
+
+    fn status_ui(&self, ui: &mut egui::Ui) {
+        let (text, color) = match &self.status {
+            Status::Hint(text) => (text.clone(), ui.visuals().text_color()),
+            Status::Saving => ("Saving…".to_string(), ui.visuals().weak_text_color()),
+            Status::Saved(r) => (format!("Saved {} — {}", r.label, r.filename), Color32::from_rgb(110, 210, 130)),
+            Status::Failed(text) => (text.clone(), Color32::from_rgb(255, 110, 100)),
+        };
+        ui.add(egui::Label::new(RichText::new(text).size(16.0).color(color)).wrap());
+    }
+
+    /// Kiosk mode: a small control in the top-right corner that closes the
+    /// window only after being held for [`EXIT_HOLD`]; every other close
+    /// request (Alt+F4, the window manager) is cancelled.
+    fn kiosk_exit_ui(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested()) && !self.exit_unlocked {
+            ctx.send_viewport_cmd(ViewportCommand::CancelClose);
+        }
+        let held = egui::Area::new(egui::Id::unique("kiosk-exit"))
+            .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-8.0, 8.0))
+            .show(ctx, |ui| {
+                let label = match self.exit_held_since {
+                    Some(t) => format!("Exit in {:.0} s", (EXIT_HOLD.saturating_sub(t.elapsed())).as_secs_f32().ceil()),
+                    None => "Hold to exit".into(),
+                };
+                ui.add(egui::Button::new(RichText::new(label).small().weak()).frame(false)).is_pointer_button_down_on()
+            })
+            .inner;
+        match (held, self.exit_held_since) {
+            (true, None) => self.exit_held_since = Some(Instant::now()),
+            (true, Some(since)) if since.elapsed() >= EXIT_HOLD => {
+                self.exit_unlocked = true;
+                ctx.send_viewport_cmd(ViewportCommand::Close);
+            }
+            (true, Some(_)) => ctx.request_repaint_after(Duration::from_millis(100)),
+            (false, _) => self.exit_held_since = None,
+        }
+    }
+
+    fn served_ui(&self, ui: &mut egui::Ui) {
+        if self.options.served_urls.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.label(RichText::new("Draw on your phone:").strong());
+        for url in &self.options.served_urls {
+            ui.label(RichText::new(url).monospace().size(16.0));
+        }
+        if let Some(url) = self.options.served_urls.first() {
+            super::qr::qr_ui(ui, url, 150.0);
+        }
+    }
+}
+
+/// The digit a number key (top row or keypad) stands for.
+fn digit_of_key(key: Key) -> Option<Digit> {
+    let n: u8 = match key {
+        Key::Num0 => 0,
+        Key::Num1 => 1,
+        Key::Num2 => 2,
+        Key::Num3 => 3,
+        Key::Num4 => 4,
+        Key::Num5 => 5,
+        Key::Num6 => 6,
+        Key::Num7 => 7,
+        Key::Num8 => 8,
+        Key::Num9 => 9,
+        _ => return None,
+    };
+    Digit::try_from(n).ok()
+}
+
+impl eframe::App for KioskApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.poll_submit();
+        let mut actions = Self::keyboard_actions(&ctx);
+        egui::CentralPanel::default().show(ui, |ui| {
+            let available = ui.available_size();
+            if available.x >= available.y {
+                ui.horizontal_top(|ui| {
+                    let side = canvas::square_side(egui::vec2(available.x - CONTROLS_WIDTH - 16.0, available.y));
+                    canvas::canvas_ui(ui, &mut self.canvas, side);
+                    ui.vertical(|ui| {
+                        ui.set_width(CONTROLS_WIDTH.min(ui.available_width()));
+                        self.controls_ui(ui, &mut actions);
+                        self.served_ui(ui);
+                    });
+                });
+            } else {
+                ui.vertical_centered(|ui| {
+                    let side = canvas::square_side(egui::vec2(available.x, available.y - 430.0));
+                    canvas::canvas_ui(ui, &mut self.canvas, side);
+                });
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.controls_ui(ui, &mut actions);
+                    self.served_ui(ui);
+                });
+            }
+        });
+        for action in actions {
+            self.apply(action, &ctx);
+        }
+        if self.options.kiosk {
+            self.kiosk_exit_ui(&ctx);
+        }
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, eframe::APP_KEY, &Prefs { chosen: self.chosen.map(Digit::value) });
+    }
+}
