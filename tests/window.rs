@@ -83,8 +83,15 @@ fn draw_a_four_in_the_real_window_under_xvfb() {
         window = xdotool(&display, &["search", "--name", "Digit Kiosk"]).lines().next().unwrap_or("").to_string();
         !window.is_empty()
     });
-    std::thread::sleep(Duration::from_millis(500)); // first frames
-    xdotool(&display, &["windowfocus", "--sync", &window]);
+    // No window manager: focus it ourselves, once it is mapped.
+    wait_until("keyboard focus", Duration::from_secs(10), || {
+        Command::new("xdotool")
+            .args(["windowfocus", "--sync", &window])
+            .env("DISPLAY", &display)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     // A "4": down-left stroke, across, then the long vertical. The canvas
     // fills the window's left part from (8, 8).
     for stroke in [[(200, 100), (120, 380), (420, 380)], [(340, 160), (340, 600), (340, 600)]] {

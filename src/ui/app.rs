@@ -28,6 +28,10 @@ pub struct WindowOptions {
     pub kiosk: bool,
     /// Addresses where the page is served, shown as text and QR codes.
     pub served_urls: Vec<String>,
+    /// When the process started; with it, the window reports on stderr the
+    /// time to its first frame and from each Submit to its saved status
+    /// (`DIGIT_KIOSK_TIMINGS=1`, used by `benches/window.sh`).
+    pub timings_since: Option<Instant>,
 }
 
 /// A user intent, recorded by widgets and keys, applied after layout.
@@ -58,6 +62,7 @@ struct Prefs {
 struct InFlight {
     strokes: Vec<Stroke>,
     answer: Receiver<Result<Receipt>>,
+    since: Instant,
 }
 
 /// The eframe app of the station.
@@ -71,6 +76,7 @@ pub struct KioskApp {
     in_flight: Option<InFlight>,
     exit_held_since: Option<Instant>,
     exit_unlocked: bool,
+    first_frame_shown: bool,
 }
 
 impl KioskApp {
@@ -91,6 +97,7 @@ impl KioskApp {
             in_flight: None,
             exit_held_since: None,
             exit_unlocked: false,
+            first_frame_shown: false,
         }
     }
 
@@ -149,7 +156,7 @@ impl KioskApp {
         });
         match spawned {
             Ok(_) => {
-                self.in_flight = Some(InFlight { strokes, answer });
+                self.in_flight = Some(InFlight { strokes, answer, since: Instant::now() });
                 self.status = Status::Saving;
             }
             Err(e) => {
@@ -168,6 +175,9 @@ impl KioskApp {
             Err(TryRecvError::Disconnected) => Err(crate::Error::WriterStopped),
         };
         let Some(flight) = self.in_flight.take() else { return };
+        if self.options.timings_since.is_some() {
+            eprintln!("timing: submit->saved {:.2} ms", flight.since.elapsed().as_secs_f64() * 1000.0);
+        }
         self.status = match result {
             Ok(receipt) => Status::Saved(receipt),
             Err(e) => {
@@ -311,6 +321,10 @@ fn digit_of_key(key: Key) -> Option<Digit> {
 impl eframe::App for KioskApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if let (Some(launched), false) = (self.options.timings_since, self.first_frame_shown) {
+            eprintln!("timing: first frame {:.1} ms after launch", launched.elapsed().as_secs_f64() * 1000.0);
+        }
+        self.first_frame_shown = true;
         self.poll_submit();
         let mut actions = Self::keyboard_actions(&ctx);
         egui::CentralPanel::default().show(ui, |ui| {
