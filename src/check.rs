@@ -73,6 +73,9 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// Whether the CSV was rebuilt.
     pub repaired_csv: bool,
+    /// What opening the folder finished of an interrupted write (see
+    /// [`Store::recovered`]): told, not counted as problems.
+    pub recovered: Vec<String>,
 }
 
 /// Checks the folder; with `repair`, first rebuilds `labels.csv` when it
@@ -89,6 +92,7 @@ pub fn run(paths: &DataPaths, repair: bool) -> Result<Report> {
         report = inspect(&store)?;
         report.repaired_csv = true;
     }
+    report.recovered = store.recovered().to_vec();
     Ok(report)
 }
 
@@ -136,7 +140,7 @@ fn inspect(store: &Store) -> Result<Report> {
     }
     problems.sort();
     problems.dedup();
-    Ok(Report { samples: samples.len(), problems, repaired_csv: false })
+    Ok(Report { samples: samples.len(), problems, repaired_csv: false, recovered: Vec::new() })
 }
 
 fn compare_csv(expected: &[CsvRow], rows: &[CsvRow]) -> Vec<Problem> {

@@ -1,8 +1,9 @@
 //! `Collector::submit`: the only way a sample enters the data folder, used by
 //! the window and the web server alike. A cheap `Clone` handle: submitters on
-//! any thread rasterise and encode in parallel, then hand the PNG to the one
-//! writer thread, which commits whatever is waiting as one durable batch
-//! (group commit) and answers each submitter when its sample is on disk.
+//! any thread rasterise, encode and write their PNG durably under a pending
+//! name in parallel, then hand it to the one writer thread, which commits
+//! whatever is waiting as one durable batch (group commit) and answers each
+//! submitter when its sample is on disk.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +16,7 @@ use crate::digit::Digit;
 use crate::error::{Error, Result};
 use crate::raster;
 use crate::sketch::Sketch;
-use crate::store::{DataPaths, NewSample, Receipt, Source, Store};
+use crate::store::{DataPaths, Names, NewSample, PendingSample, Receipt, Source, Store};
 
 /// Most samples committed in one batch.
 const MAX_BATCH: usize = 256;
@@ -71,12 +72,13 @@ pub struct Submission {
 }
 
 struct Job {
-    sample: NewSample,
+    sample: PendingSample,
     reply: SyncSender<Result<Receipt>>,
 }
 
 struct Shared {
     paths: DataPaths,
+    names: Arc<Names>,
     sender: Mutex<Option<Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     counts: Mutex<[u64; 10]>,
@@ -97,6 +99,7 @@ impl Collector {
         let (sender, receiver) = mpsc::channel();
         let shared = Arc::new(Shared {
             paths,
+            names: store.names(),
             sender: Mutex::new(Some(sender)),
             writer: Mutex::new(None),
             counts: Mutex::new(counts),
@@ -136,12 +139,22 @@ impl Collector {
         self.store(sample)
     }
 
-    /// Hands a finished sample to the writer and waits for its receipt
+    /// Writes a finished sample's PNG (on this thread, so many submitters'
+    /// fsyncs overlap), hands it to the writer and waits for its receipt
     /// (`submit` and `merge` both end here).
     pub fn store(&self, sample: NewSample) -> Result<Receipt> {
+        if lock(&self.shared.sender).is_none() {
+            return Err(Error::WriterStopped);
+        }
+        let pending = self.shared.names.prepare(sample)?;
         let (reply, answer) = mpsc::sync_channel(1);
-        let sent = lock(&self.shared.sender).as_ref().map(|s| s.send(Job { sample, reply }).is_ok()).unwrap_or(false);
-        if !sent {
+        let job = Job { sample: pending, reply };
+        let unsent = match lock(&self.shared.sender).as_ref() {
+            Some(sender) => sender.send(job).err().map(|e| e.0),
+            None => Some(job),
+        };
+        if let Some(job) = unsent {
+            self.shared.names.abandon(job.sample);
             return Err(Error::WriterStopped);
         }
         answer.recv().unwrap_or(Err(Error::WriterStopped))

@@ -91,6 +91,16 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     // WAL: one fsync per commit, readers (stats, export) never block the writer.
     conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
+    if version > SCHEMA_VERSION {
+        // Said in plain words here: `migrate` can only say it through a rusqlite error.
+        return Err(Error::Corrupt {
+            folder: path.to_path_buf(),
+            message: format!(
+                "schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade digit-kiosk"
+            ),
+        });
+    }
     migrate(&mut conn).map_err(&err)?;
     Ok(conn)
 }
@@ -210,10 +220,21 @@ pub fn has_filename(conn: &Connection, filename: &str) -> rusqlite::Result<bool>
 
 /// Every sample in id order (the order stored).
 pub fn read_samples(conn: &Connection) -> rusqlite::Result<Vec<SampleRow>> {
-    let mut stmt = conn.prepare(
-        "SELECT id, filename, label, timestamp, ip, source, session, station, strokes, sha256
-         FROM digit_samples ORDER BY id",
-    )?;
+    read_rows(conn, "strokes")
+}
+
+/// [`read_samples`] with `strokes` left `None`: at 2–3 kB a sample the
+/// strokes are most of the rows' memory, and opening a folder or a pixel
+/// export never needs them.
+pub fn read_samples_without_strokes(conn: &Connection) -> rusqlite::Result<Vec<SampleRow>> {
+    read_rows(conn, "NULL")
+}
+
+fn read_rows(conn: &Connection, strokes: &str) -> rusqlite::Result<Vec<SampleRow>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, filename, label, timestamp, ip, source, session, station, {strokes}, sha256
+         FROM digit_samples ORDER BY id"
+    ))?;
     let rows = stmt.query_map([], |r| {
         Ok(SampleRow {
             id: r.get(0)?,

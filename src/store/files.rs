@@ -63,6 +63,11 @@ pub fn pending_target(name: &str) -> Option<&str> {
     name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)
 }
 
+/// How often, and how far apart, taking a held folder lock is retried
+/// before the folder is reported in use (half a second in all).
+const LOCK_RETRIES: u32 = 10;
+const LOCK_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Takes the folder's lock so only one process writes; the lock goes when
 /// the returned file is dropped (or the process dies).
 pub fn lock_folder(paths: &DataPaths) -> Result<File> {
@@ -74,7 +79,21 @@ pub fn lock_folder(paths: &DataPaths) -> Result<File> {
         .truncate(false)
         .open(&path)
         .map_err(|e| Error::io("open the lock file", &path, e))?;
-    match file.try_lock() {
+    // The lock (flock) belongs to the open file, so a process that forks while
+    // the previous writer closes it (a test harness, a launcher) may hold it
+    // for the instant before its `exec`: a writer that just stopped is waited
+    // for briefly, one that keeps running is refused.
+    let mut attempt = 0;
+    let locked = loop {
+        match file.try_lock() {
+            Err(fs::TryLockError::WouldBlock) if attempt < LOCK_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(LOCK_RETRY_PAUSE);
+            }
+            other => break other,
+        }
+    };
+    match locked {
         Ok(()) => {}
         Err(fs::TryLockError::WouldBlock) => {
             let mut holder = String::new();

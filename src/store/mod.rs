@@ -4,12 +4,20 @@
 //! always on disk and a crash at any moment leaves nothing half-stored:
 //!
 //! 1. each PNG is written to a pending name (`images/.<name>.tmp`) and
-//!    fsync'd; then `images/` is fsync'd once;
+//!    fsync'd by its own submitter ([`Names::prepare`]); then the writer
+//!    fsyncs `images/` once for the batch;
 //! 2. all rows are inserted in one transaction and committed (WAL,
 //!    `synchronous = FULL`): from here the samples exist;
 //! 3. each pending PNG is renamed to its final name; `images/` fsync'd once;
-//! 4. the CSV lines are appended in id order and fsync'd;
+//! 4. the CSV lines are appended in id order and fsync'd (at the same time
+//!    as step 3's folder fsync: both only need step 2);
 //! 5. only then is each submitter answered.
+//!
+//! Why step 1 runs on the submitters' threads: this disk does a few hundred
+//! to two thousand fsyncs a second one after another, but concurrent fsyncs
+//! share the file system's journal commits. So 32 submitters fsync their 32
+//! PNGs at once, while the writer is still committing the previous batch,
+//! and the writer's own work per batch is four fsyncs whatever its size.
 //!
 //! On open, recovery finishes what a crash interrupted: a pending PNG whose
 //! row was committed is renamed into place (step 3), one without a row was
@@ -23,6 +31,7 @@ pub mod files;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -92,15 +101,105 @@ pub struct Receipt {
     pub timestamp: DateTime<Utc>,
 }
 
+/// A sample whose PNG is already durable under its pending name
+/// (`images/.<name>.tmp`), waiting for the writer to commit it. Made by
+/// [`Names::prepare`]; given up with [`Names::abandon`] if it will not be.
+#[derive(Debug)]
+pub struct PendingSample {
+    sample: NewSample,
+    name: String,
+    at: DateTime<Utc>,
+}
+
+impl PendingSample {
+    /// The file name it will have in `images/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Gives new samples their file names and writes their pending PNGs. One per
+/// store, shared by every submitter ([`Store::names`]); safe on any thread.
+pub struct Names {
+    paths: DataPaths,
+    state: Mutex<NameState>,
+}
+
+struct NameState {
+    /// Read-only, to ask whether a row already holds a name.
+    conn: Connection,
+    /// Names given out and not yet committed or given up: two samples in the
+    /// same microsecond get `_1`, `_2`, ... even before either is stored.
+    reserved: HashSet<String>,
+}
+
+impl Names {
+    /// Names the sample (stamping it now, unless it carries its instant) and
+    /// writes its PNG durably under the pending name, on the caller's thread.
+    pub fn prepare(&self, mut sample: NewSample) -> Result<PendingSample> {
+        let (name, at) = self.reserve(&sample);
+        let path = self.paths.pending_image(&name);
+        if let Err(e) = files::write_synced(&path, &sample.png) {
+            let _ = fs::remove_file(&path); // a part-written file; recovery would remove it too
+            self.release([name.as_str()]);
+            return Err(e);
+        }
+        sample.png = Vec::new(); // on disk now; the batch need not hold it
+        Ok(PendingSample { sample, name, at })
+    }
+
+    /// Gives up a prepared sample that will not be committed: its pending
+    /// file is removed and its name is free again.
+    pub fn abandon(&self, pending: PendingSample) {
+        let _ = fs::remove_file(self.paths.pending_image(&pending.name)); // else recovery removes it
+        self.release([pending.name.as_str()]);
+    }
+
+    /// A free name: the sample's preferred one if free, else
+    /// `digit_<label>_<stamp>.png`, with `_<n>` on a clash.
+    fn reserve(&self, sample: &NewSample) -> (String, DateTime<Utc>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let at = sample.at.unwrap_or_else(Utc::now);
+        let base = sample
+            .preferred_name
+            .as_deref()
+            .and_then(|n| n.strip_suffix(".png"))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("digit_{}_{}", sample.label, files::compact_stamp(&at)));
+        let mut name = format!("{base}.png");
+        let mut n = 0;
+        while state.reserved.contains(&name) || self.taken(&state.conn, &name) {
+            n += 1;
+            name = format!("{base}_{n}.png");
+        }
+        state.reserved.insert(name.clone());
+        (name, at)
+    }
+
+    fn taken(&self, conn: &Connection, name: &str) -> bool {
+        self.paths.image(name).exists()
+            || self.paths.pending_image(name).exists()
+            // An unreadable database must not loop here forever; the insert
+            // meets the unique index and fails the batch if the name is taken.
+            || db::has_filename(conn, name).unwrap_or(false)
+    }
+
+    fn release<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        for name in names {
+            state.reserved.remove(name);
+        }
+    }
+}
+
 /// The writer of one data folder. Holds the folder lock while it lives.
 pub struct Store {
     paths: DataPaths,
     conn: Connection,
     csv: File,
-    /// The stamp of the newest name made, and names made with it: two samples
-    /// in the same microsecond get `_1`, `_2`, ...
-    last_stamp: String,
-    names_at_last_stamp: HashSet<String>,
+    names: Arc<Names>,
+    /// What opening finished of an interrupted write, in plain words.
+    recovered: Vec<String>,
     _lock: File,
 }
 
@@ -111,11 +210,19 @@ impl Store {
         files::create_layout(&paths)?;
         let lock = files::lock_folder(&paths)?;
         let conn = db::open_writer(&paths.db())?;
-        recover_pending_images(&paths, &conn)?;
-        heal_csv_tail(&paths, &conn)?;
+        let mut recovered = recover_pending_images(&paths, &conn)?;
+        recovered.extend(heal_csv_tail(&paths, &conn)?);
         let csv_path = paths.csv();
         let csv = OpenOptions::new().append(true).open(&csv_path).map_err(|e| Error::io("open", &csv_path, e))?;
-        Ok(Self { paths, conn, csv, last_stamp: String::new(), names_at_last_stamp: HashSet::new(), _lock: lock })
+        let state = NameState { conn: db::open_reader(&paths.db())?, reserved: HashSet::new() };
+        let names = Arc::new(Names { paths: paths.clone(), state: Mutex::new(state) });
+        Ok(Self { paths, conn, csv, names, recovered, _lock: lock })
+    }
+
+    /// What opening the folder finished of a write a crash interrupted
+    /// (empty when nothing was), for `check` to tell.
+    pub fn recovered(&self) -> &[String] {
+        &self.recovered
     }
 
     /// The folder's paths.
@@ -123,73 +230,57 @@ impl Store {
         &self.paths
     }
 
+    /// The namer submitters prepare their samples with before handing them
+    /// to [`Store::commit`].
+    pub fn names(&self) -> Arc<Names> {
+        Arc::clone(&self.names)
+    }
+
     /// Samples per label.
     pub fn counts(&self) -> Result<[u64; 10]> {
         db::counts(&self.conn).map_err(|e| self.db_err(e))
     }
 
-    /// Makes a batch durable (see the module docs for the order) and returns
-    /// each sample's receipt or error, in order. A failed PNG write fails only
-    /// that sample; a failed commit fails the batch and leaves no trace.
-    pub fn commit(&mut self, batch: Vec<NewSample>) -> Vec<Result<Receipt>> {
-        let mut results: Vec<Option<Result<Receipt>>> = Vec::with_capacity(batch.len());
-        let mut pending: Vec<(usize, String, DateTime<Utc>)> = Vec::new();
-        for (i, sample) in batch.iter().enumerate() {
-            let (name, at) = self.make_name(sample);
-            match files::write_synced(&self.paths.pending_image(&name), &sample.png) {
-                Ok(()) => {
-                    pending.push((i, name, at));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
+    /// Makes a batch of prepared samples durable (steps 1 to 4 of the module
+    /// docs) and returns each one's receipt, in order. A failed commit fails
+    /// the whole batch and leaves no trace of it.
+    pub fn commit(&mut self, batch: Vec<PendingSample>) -> Vec<Result<Receipt>> {
+        if batch.is_empty() {
+            return Vec::new();
         }
-        if let Err(e) = self.commit_pending(&batch, &pending, &mut results) {
-            for (i, name, _) in &pending {
-                let _ = fs::remove_file(self.paths.pending_image(name)); // never acknowledged
-                if let Some(slot) = results.get_mut(*i) {
-                    *slot = Some(Err(Error::StorageFailed(e.to_string())));
-                }
-            }
-        }
-        results.into_iter().map(|r| r.unwrap_or(Err(Error::WriterStopped))).collect()
-    }
-
-    fn commit_pending(
-        &mut self,
-        batch: &[NewSample],
-        pending: &[(usize, String, DateTime<Utc>)],
-        results: &mut [Option<Result<Receipt>>],
-    ) -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
-        }
-        files::sync_dir(&self.paths.images())?;
-        let stamps: Vec<String> = pending.iter().map(|(_, _, at)| files::db_timestamp(at)).collect();
-        let rows: Vec<db::NewRow> = pending
+        let stamps: Vec<String> = batch.iter().map(|p| files::db_timestamp(&p.at)).collect();
+        let rows: Vec<db::NewRow> = batch
             .iter()
             .zip(&stamps)
-            .filter_map(|((i, name, _), ts)| {
-                let s = batch.get(*i)?;
-                Some(db::NewRow {
-                    filename: name,
-                    label: s.label.value(),
-                    timestamp: ts,
-                    ip: &s.ip,
-                    source: s.source.name(),
-                    session: s.session.as_deref(),
-                    station: s.station.as_deref(),
-                    strokes: s.strokes.as_deref(),
-                    sha256: &s.sha256,
-                })
+            .map(|(p, timestamp)| db::NewRow {
+                filename: &p.name,
+                label: p.sample.label.value(),
+                timestamp,
+                ip: &p.sample.ip,
+                source: p.sample.source.name(),
+                session: p.sample.session.as_deref(),
+                station: p.sample.station.as_deref(),
+                strokes: p.sample.strokes.as_deref(),
+                sha256: &p.sample.sha256,
             })
             .collect();
-        let ids = db::insert_rows(&mut self.conn, &rows).map_err(|e| self.db_err(e))?;
+        let committed = files::sync_dir(&self.paths.images())
+            .and_then(|()| db::insert_rows(&mut self.conn, &rows).map_err(|e| self.db_err(e)));
+        let ids = match committed {
+            Ok(ids) => ids,
+            Err(e) => {
+                let message = e.to_string();
+                for pending in batch {
+                    self.names.abandon(pending); // never acknowledged
+                }
+                return rows_failed(&message, stamps.len());
+            }
+        };
 
         // Committed: the samples exist. What follows completes them; a crash
         // from here on is finished by recovery at the next open.
-        for (_, name, _) in pending {
-            let (from, to) = (self.paths.pending_image(name), self.paths.image(name));
+        for p in &batch {
+            let (from, to) = (self.paths.pending_image(&p.name), self.paths.image(&p.name));
             if let Err(e) = fs::rename(&from, &to) {
                 eprintln!(
                     "digit-kiosk: cannot rename `{}`: {e}; it will be finished at the next start",
@@ -197,52 +288,34 @@ impl Store {
                 );
             }
         }
-        if let Err(e) = files::sync_dir(&self.paths.images()) {
+        let csv_rows: Vec<CsvRow> = rows.iter().map(|r| CsvRow::of(r.filename, r.label, r.timestamp, r.ip)).collect();
+        let lines = files::csv_lines(&csv_rows);
+        let append = |csv: &mut File| csv.write_all(&lines).and_then(|()| csv.sync_data());
+        let (csv, images) = (&mut self.csv, self.paths.images());
+        let (dir_synced, appended) = std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new().name("store-csv".into()).spawn_scoped(scope, || append(csv)).ok();
+            (files::sync_dir(&images), worker.map(|w| w.join()))
+        });
+        let appended = match appended {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("the append thread stopped")),
+            None => append(&mut self.csv), // no thread to spare: append here
+        };
+        if let Err(e) = dir_synced {
+            // The rows are committed; a rename lost in a crash is redone by recovery.
             eprintln!("digit-kiosk: {e}");
         }
-        let csv_rows: Vec<CsvRow> = rows.iter().map(|r| CsvRow::of(r.filename, r.label, r.timestamp, r.ip)).collect();
-        if let Err(e) = self.csv.write_all(&files::csv_lines(&csv_rows)).and_then(|()| self.csv.sync_data()) {
+        if let Err(e) = appended {
             eprintln!(
                 "digit-kiosk: cannot append to labels.csv ({e}); it is rebuilt from the database at the next start"
             );
         }
-        for ((i, name, at), id) in pending.iter().zip(ids) {
-            if let (Some(slot), Some(s)) = (results.get_mut(*i), batch.get(*i)) {
-                *slot = Some(Ok(Receipt { id, filename: name.clone(), label: s.label, timestamp: *at }));
-            }
-        }
-        Ok(())
-    }
-
-    /// A free file name for the sample: its preferred one if free, else
-    /// `digit_<label>_<stamp>.png`, with `_<n>` on a clash.
-    fn make_name(&mut self, sample: &NewSample) -> (String, DateTime<Utc>) {
-        let at = sample.at.unwrap_or_else(Utc::now);
-        let stamp = files::compact_stamp(&at);
-        if stamp != self.last_stamp {
-            self.last_stamp = stamp.clone();
-            self.names_at_last_stamp.clear();
-        }
-        let base = sample
-            .preferred_name
-            .as_deref()
-            .and_then(|n| n.strip_suffix(".png"))
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("digit_{}_{stamp}", sample.label));
-        let mut name = format!("{base}.png");
-        let mut n = 0;
-        while self.names_at_last_stamp.contains(&name) || self.name_taken(&name) {
-            n += 1;
-            name = format!("{base}_{n}.png");
-        }
-        self.names_at_last_stamp.insert(name.clone());
-        (name, at)
-    }
-
-    fn name_taken(&self, name: &str) -> bool {
-        self.paths.image(name).exists()
-            || self.paths.pending_image(name).exists()
-            || db::has_filename(&self.conn, name).unwrap_or(true)
+        self.names.release(batch.iter().map(|p| p.name.as_str()));
+        batch
+            .into_iter()
+            .zip(ids)
+            .map(|(p, id)| Ok(Receipt { id, filename: p.name, label: p.sample.label, timestamp: p.at }))
+            .collect()
     }
 
     fn db_err(&self, source: rusqlite::Error) -> Error {
@@ -250,12 +323,17 @@ impl Store {
     }
 }
 
+/// The answer to every sample of a batch whose commit failed.
+fn rows_failed(message: &str, n: usize) -> Vec<Result<Receipt>> {
+    (0..n).map(|_| Err(Error::StorageFailed(message.to_string()))).collect()
+}
+
 /// Step 3 of an interrupted batch: rename committed pending PNGs into place,
 /// remove the ones whose row never committed (they were never acknowledged).
-fn recover_pending_images(paths: &DataPaths, conn: &Connection) -> Result<()> {
+fn recover_pending_images(paths: &DataPaths, conn: &Connection) -> Result<Vec<String>> {
     let dir = paths.images();
     let entries = fs::read_dir(&dir).map_err(|e| Error::io("read folder", &dir, e))?;
-    let mut changed = false;
+    let (mut renamed, mut removed) = (0, 0);
     for entry in entries.flatten() {
         let file_name = entry.file_name();
         let Some(target) = file_name.to_str().and_then(files::pending_target) else { continue };
@@ -263,32 +341,49 @@ fn recover_pending_images(paths: &DataPaths, conn: &Connection) -> Result<()> {
         let result =
             if committed { fs::rename(entry.path(), paths.image(target)) } else { fs::remove_file(entry.path()) };
         result.map_err(|e| Error::io("recover", entry.path(), e))?;
-        changed = true;
+        if committed { renamed += 1 } else { removed += 1 }
     }
-    if changed {
+    let mut notes = Vec::new();
+    if renamed > 0 {
+        notes.push(format!("moved {renamed} stored sample image(s) from their pending names into place"));
+    }
+    if removed > 0 {
+        notes.push(format!("removed {removed} pending image(s) of samples never stored (never acknowledged)"));
+    }
+    if !notes.is_empty() {
         files::sync_dir(&dir)?;
     }
-    Ok(())
+    Ok(notes)
 }
 
 /// Step 4 of an interrupted batch: if `labels.csv` holds a prefix of the
 /// database's rows (possibly with a cut last line), append the rest. A
-/// missing CSV is created from the database.
-fn heal_csv_tail(paths: &DataPaths, conn: &Connection) -> Result<()> {
+/// missing (or empty) CSV is created from the database.
+fn heal_csv_tail(paths: &DataPaths, conn: &Connection) -> Result<Option<String>> {
     let csv_path = paths.csv();
-    let samples = db::read_samples(conn).map_err(|e| Error::Database { path: paths.db(), source: e })?;
+    let samples =
+        db::read_samples_without_strokes(conn).map_err(|e| Error::Database { path: paths.db(), source: e })?;
     let expected: Vec<CsvRow> = samples.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
-    if !csv_path.exists() {
-        return files::replace_atomically(&csv_path, &files::csv_file(&expected));
+    if fs::metadata(&csv_path).map(|m| m.len() == 0).unwrap_or(true) {
+        // Missing, or emptied: without its header a CSV reader would take the first row for one.
+        let what = if csv_path.exists() { "empty" } else { "missing" };
+        files::replace_atomically(&csv_path, &files::csv_file(&expected))?;
+        let news = what == "empty" || !expected.is_empty(); // a new folder's first CSV is no news
+        return Ok(news.then(|| format!("labels.csv was {what}; written from the database")));
     }
     let Ok((rows, torn)) = files::read_csv(&csv_path) else {
-        return Ok(()); // unreadable: `check` reports it, `check --repair` rebuilds it
+        return Ok(None); // unreadable: `check` reports it, `check --repair` rebuilds it
     };
     let is_prefix = rows.len() <= expected.len() && expected.iter().zip(&rows).all(|(a, b)| a == b);
     if is_prefix && (torn || rows.len() < expected.len()) {
         files::replace_atomically(&csv_path, &files::csv_file(&expected))?;
+        return Ok(Some(format!(
+            "labels.csv ended early{}; added its last {} line(s) from the database",
+            if torn { " in the middle of a line" } else { "" },
+            expected.len() - rows.len()
+        )));
     }
-    Ok(())
+    Ok(None)
 }
 
 impl Store {
