@@ -1,10 +1,15 @@
-//! The subcommands that print a report: `stats` and `check`. Each returns
+//! The subcommands that print a report: `stats`, `check`, `export` and
+//! `merge`. Each returns
 //! whether it succeeded; errors go up to `main`, which prints them once.
 
 use std::io::Write;
 
+use std::path::{Path, PathBuf};
+
 use crate::check;
 use crate::error::{Error, Result};
+use crate::export::{self, ExportOptions};
+use crate::merge;
 use crate::store::{self, DataPaths, db};
 
 /// `stats`: counts per digit, total, sessions, first and last sample.
@@ -31,6 +36,9 @@ pub fn stats(paths: &DataPaths, json: bool, out: &mut impl Write) -> Result<()> 
 pub fn check(paths: &DataPaths, repair: bool, out: &mut impl Write) -> Result<bool> {
     let report = check::run(paths, repair)?;
     let mut text = String::new();
+    for note in &report.recovered {
+        text += &format!("recovered: {note}\n");
+    }
     if report.repaired_csv {
         text += "rebuilt labels.csv from the database\n";
     }
@@ -51,6 +59,45 @@ pub fn check(paths: &DataPaths, repair: bool, out: &mut impl Write) -> Result<bo
     };
     write_out(out, &text)?;
     Ok(report.problems.is_empty())
+}
+
+/// `export`: writes the dataset and prints its summary.
+pub fn export(paths: &DataPaths, options: &ExportOptions, out: &mut impl Write) -> Result<()> {
+    let started = std::time::Instant::now();
+    let summary = export::run(paths, options)?;
+    write_out(out, &export::summary_text(&summary, options, started.elapsed()))
+}
+
+/// `merge SRC... --into DIR`: merges and prints what happened; `Ok(false)`
+/// when the merged folder does not pass `check`.
+pub fn merge(sources: &[PathBuf], into: &Path, out: &mut impl Write) -> Result<bool> {
+    let report = merge::run(sources, into)?;
+    let mut text = String::new();
+    for s in &report.sources {
+        text += &format!(
+            "{} (station `{}`): {} samples, {} merged, {} duplicates skipped",
+            s.folder.display(),
+            s.station,
+            s.samples,
+            s.merged,
+            s.duplicates
+        );
+        if s.renamed > 0 {
+            text += &format!(", {} renamed on a name clash", s.renamed);
+        }
+        if s.missing_images > 0 {
+            text += &format!(", {} left out (PNG missing)", s.missing_images);
+        }
+        text += "\n";
+    }
+    let merged: u64 = report.sources.iter().map(|s| s.merged).sum();
+    text += &format!("merged {merged} samples into `{}`, which now holds {}\n", into.display(), report.check.samples);
+    for problem in &report.check.problems {
+        text += &format!("{problem}\n");
+    }
+    text += if report.check.problems.is_empty() { "check: ok\n" } else { "check: problems remain (see above)\n" };
+    write_out(out, &text)?;
+    Ok(report.check.problems.is_empty())
 }
 
 fn write_out(out: &mut impl Write, text: &str) -> Result<()> {

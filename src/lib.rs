@@ -18,12 +18,16 @@ pub mod check;
 pub mod cli;
 pub mod collector;
 pub mod commands;
+pub mod config;
 pub mod digit;
 pub mod error;
+pub mod export;
+pub mod merge;
 pub mod picture;
 pub mod raster;
 pub mod sketch;
 pub mod store;
 pub mod ui;
+pub mod web;
 
 pub use error::{Error, Result};

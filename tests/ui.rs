@@ -205,3 +205,82 @@ fn a_tap_is_a_dot_and_a_failed_save_keeps_the_drawing() {
     assert_eq!(h.state().canvas_strokes().len(), 1, "drawing kept after a failed save");
     assert!(stored(&st.paths).is_empty());
 }
+
+#[test]
+fn a_browser_submission_moves_the_window_counts_and_the_url_is_shown() {
+    use std::io::{Read, Write};
+    let st = station();
+    let config = digit_kiosk::web::ServeConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        lan: false,
+        rate_limit_per_min: 0,
+        body_limit: digit_kiosk::web::DEFAULT_BODY_LIMIT,
+    };
+    let server = digit_kiosk::web::Server::start(st.collector.clone(), &config).unwrap();
+    let urls = server.urls();
+    let collector = st.collector.clone();
+    let options = WindowOptions { served_urls: urls.clone(), ..WindowOptions::default() };
+    let mut h = Harness::builder()
+        .with_size(Vec2::new(1100.0, 900.0))
+        .build_eframe(move |cc| KioskApp::new(cc, collector, options));
+    h.run();
+    assert!(h.query_by_label(&urls[0]).is_some(), "the URL as text");
+    assert!(h.query_by_label(&format!("QR code for {}", urls[0])).is_some(), "and as a QR code");
+    assert!(h.query_by_label("Total: 0").is_some());
+
+    let body = r#"{"label": 3, "strokes": [[[100, 50, 0], [100, 230, 120]]]}"#;
+    let mut tcp = std::net::TcpStream::connect(server.local_addr()).unwrap();
+    write!(
+        tcp,
+        "POST /api/samples HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    h.run();
+    assert!(h.query_by_label("Total: 1").is_some(), "the web sample shows in the window");
+    server.stop();
+}
+
+#[test]
+fn kiosk_mode_cancels_close_requests_and_leaves_only_after_a_three_second_hold() {
+    use egui::{ViewportCommand, ViewportEvent, ViewportId};
+    use std::time::{Duration, Instant};
+    let st = station();
+    let collector = st.collector.clone();
+    let options = WindowOptions { kiosk: true, ..WindowOptions::default() };
+    let mut h = Harness::builder()
+        .with_size(Vec2::new(1100.0, 760.0))
+        .build_eframe(move |cc| KioskApp::new(cc, collector, options));
+    h.run();
+    let commands = |h: &Harness<'_, KioskApp>| {
+        h.output().viewport_output.get(&ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default()
+    };
+
+    // Alt+F4 or the window manager's close: cancelled.
+    h.input_mut().viewports.entry(ViewportId::ROOT).or_default().events.push(ViewportEvent::Close);
+    h.step();
+    assert!(commands(&h).contains(&ViewportCommand::CancelClose), "{:?}", commands(&h));
+
+    // Holding the corner control: nothing before three seconds, Close after.
+    let pos = h.get_by_label("Hold to exit").rect().center();
+    eprintln!("hold control at {pos:?}");
+    h.hover_at(pos);
+    h.drag_at(pos);
+    let held = Instant::now();
+    let closed_after = loop {
+        h.step();
+        if commands(&h).contains(&ViewportCommand::Close) {
+            break held.elapsed();
+        }
+        assert!(
+            held.elapsed() < Duration::from_secs(6),
+            "never closed; counting down: {}",
+            h.query_by_label_contains("Exit in").is_some()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(closed_after >= Duration::from_secs(3), "closed after only {closed_after:?}");
+}

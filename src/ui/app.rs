@@ -206,9 +206,16 @@ impl KioskApp {
     }
 
     fn controls_ui(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let counts = self.collector.counts();
+        let suggested = picker::least_collected(&counts);
         ui.heading(RichText::new("Which digit did you draw?").size(22.0));
+        if let Some(next) = suggested {
+            ui.label(
+                RichText::new(format!("Fewest so far: {next}. Draw that one if you can.")).color(picker::SUGGESTED),
+            );
+        }
         ui.add_space(6.0);
-        if let Some(digit) = picker::picker_ui(ui, self.chosen) {
+        if let Some(digit) = picker::picker_ui(ui, self.chosen, suggested) {
             actions.push(Action::Choose(digit));
         }
         ui.add_space(10.0);
@@ -271,7 +278,14 @@ impl KioskApp {
                     Some(t) => format!("Exit in {:.0} s", (EXIT_HOLD.saturating_sub(t.elapsed())).as_secs_f32().ceil()),
                     None => "Hold to exit".into(),
                 };
-                ui.add(egui::Button::new(RichText::new(label).small().weak()).frame(false)).is_pointer_button_down_on()
+                // A fixed size, so the control does not move under a finger as its text counts down.
+                let size = egui::vec2(120.0, 32.0);
+                let rect =
+                    ui.add(egui::Button::new(RichText::new(label).small().weak()).frame(false).min_size(size)).rect;
+                ui.input(|i| {
+                    let on = |p: Option<egui::Pos2>| p.is_some_and(|p| rect.contains(p));
+                    i.pointer.primary_down() && on(i.pointer.press_origin()) && on(i.pointer.interact_pos())
+                })
             })
             .inner;
         match (held, self.exit_held_since) {

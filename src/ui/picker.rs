@@ -8,8 +8,12 @@ use crate::digit::Digit;
 /// Accent colour of the chosen digit and the Submit button.
 pub const ACCENT: Color32 = Color32::from_rgb(64, 156, 255);
 
-/// Shows ten buttons in two rows of five; returns the digit clicked.
-pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>) -> Option<Digit> {
+/// Outline of the digit to ask for next (the least collected).
+pub const SUGGESTED: Color32 = Color32::from_rgb(255, 196, 80);
+
+/// Shows ten buttons in two rows of five, the chosen one filled and the
+/// suggested one outlined; returns the digit clicked.
+pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>, suggested: Option<Digit>) -> Option<Digit> {
     let gap = ui.spacing().item_spacing.x;
     let side = ((ui.available_width() - 4.0 * gap) / 5.0).clamp(44.0, 96.0);
     let mut clicked = None;
@@ -21,6 +25,8 @@ pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>) -> Option<Digit> {
                 let mut button = egui::Button::new(text).min_size(Vec2::splat(side)).corner_radius(10.0);
                 if selected {
                     button = button.fill(ACCENT).selected(true);
+                } else if suggested == Some(digit) {
+                    button = button.stroke(egui::Stroke::new(1.5, SUGGESTED));
                 }
                 if ui.add(button).clicked() {
                     clicked = Some(digit);
