@@ -8,16 +8,21 @@
 //!    fsyncs `images/` once for the batch;
 //! 2. all rows are inserted in one transaction and committed (WAL,
 //!    `synchronous = FULL`): from here the samples exist;
-//! 3. each pending PNG is renamed to its final name; `images/` fsync'd once;
-//! 4. the CSV lines are appended in id order and fsync'd (at the same time
-//!    as step 3's folder fsync: both only need step 2);
+//! 3. each pending PNG is renamed to its final name;
+//! 4. the CSV lines are appended in id order (written, not fsync'd);
 //! 5. only then is each submitter answered.
+//!
+//! Steps 3 and 4 need no fsync of their own: once step 2 has committed, a
+//! crash that loses a rename or a CSV line is finished by recovery at the
+//! next open (below), from the pending PNG (durable since step 1) and the
+//! committed row. So the durable work per batch is the submitters' PNG
+//! fsyncs, one folder fsync and one commit.
 //!
 //! Why step 1 runs on the submitters' threads: this disk does a few hundred
 //! to two thousand fsyncs a second one after another, but concurrent fsyncs
 //! share the file system's journal commits. So 32 submitters fsync their 32
 //! PNGs at once, while the writer is still committing the previous batch,
-//! and the writer's own work per batch is four fsyncs whatever its size.
+//! and the writer's own work per batch is two fsyncs whatever its size.
 //!
 //! On open, recovery finishes what a crash interrupted: a pending PNG whose
 //! row was committed is renamed into place (step 3), one without a row was
@@ -289,23 +294,7 @@ impl Store {
             }
         }
         let csv_rows: Vec<CsvRow> = rows.iter().map(|r| CsvRow::of(r.filename, r.label, r.timestamp, r.ip)).collect();
-        let lines = files::csv_lines(&csv_rows);
-        let append = |csv: &mut File| csv.write_all(&lines).and_then(|()| csv.sync_data());
-        let (csv, images) = (&mut self.csv, self.paths.images());
-        let (dir_synced, appended) = std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new().name("store-csv".into()).spawn_scoped(scope, || append(csv)).ok();
-            (files::sync_dir(&images), worker.map(|w| w.join()))
-        });
-        let appended = match appended {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(std::io::Error::other("the append thread stopped")),
-            None => append(&mut self.csv), // no thread to spare: append here
-        };
-        if let Err(e) = dir_synced {
-            // The rows are committed; a rename lost in a crash is redone by recovery.
-            eprintln!("digit-kiosk: {e}");
-        }
-        if let Err(e) = appended {
+        if let Err(e) = self.csv.write_all(&files::csv_lines(&csv_rows)) {
             eprintln!(
                 "digit-kiosk: cannot append to labels.csv ({e}); it is rebuilt from the database at the next start"
             );
