@@ -3,7 +3,8 @@
 //! any thread rasterise, encode and write their PNG durably under a pending
 //! name in parallel, then hand it to the one writer thread, which commits
 //! whatever is waiting as one durable batch (group commit) and answers each
-//! submitter when its sample is on disk.
+//! submitter when its sample is on disk. `Collector::delete` goes through the
+//! same writer, in turn with the batches, so the writer alone owns the folder.
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +17,7 @@ use crate::digit::Digit;
 use crate::error::{Error, Result};
 use crate::raster;
 use crate::sketch::Sketch;
-use crate::store::{DataPaths, Names, NewSample, PendingSample, Receipt, Source, Store};
+use crate::store::{DataPaths, Deleted, Names, NewSample, PendingSample, Receipt, Source, Store};
 
 /// Most samples committed in one batch.
 const MAX_BATCH: usize = 256;
@@ -76,10 +77,21 @@ struct Job {
     reply: SyncSender<Result<Receipt>>,
 }
 
+/// What the writer thread is asked to do, in the order asked.
+// Nearly every message is a `Store`, and `Job` was sent by value before
+// deletes existed: boxing it would add an allocation per submit for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Work {
+    /// Commit a prepared sample, in a batch with whatever else is waiting.
+    Store(Job),
+    /// Delete one sample.
+    Delete { id: i64, reply: SyncSender<Result<Deleted>> },
+}
+
 struct Shared {
     paths: DataPaths,
     names: Arc<Names>,
-    sender: Mutex<Option<Sender<Job>>>,
+    sender: Mutex<Option<Sender<Work>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     counts: Mutex<[u64; 10]>,
     listeners: Mutex<Vec<Box<dyn Fn() + Send + Sync>>>,
@@ -148,13 +160,31 @@ impl Collector {
         }
         let pending = self.shared.names.prepare(sample)?;
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Job { sample: pending, reply };
+        let job = Work::Store(Job { sample: pending, reply });
         let unsent = match lock(&self.shared.sender).as_ref() {
             Some(sender) => sender.send(job).err().map(|e| e.0),
             None => Some(job),
         };
         if let Some(job) = unsent {
-            self.shared.names.abandon(job.sample);
+            if let Work::Store(job) = job {
+                self.shared.names.abandon(job.sample);
+            }
+            return Err(Error::WriterStopped);
+        }
+        answer.recv().unwrap_or(Err(Error::WriterStopped))
+    }
+
+    /// Deletes one sample through the writer (see [`Store::delete`]): its
+    /// PNG moves to `trash/`, its row and CSV line go. Returns the row as it
+    /// was once the deletion is durable; the counts follow and `on_change`
+    /// listeners are called.
+    pub fn delete(&self, id: i64) -> Result<Deleted> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        let sent = match lock(&self.shared.sender).as_ref() {
+            Some(sender) => sender.send(Work::Delete { id, reply }).is_ok(),
+            None => false,
+        };
+        if !sent {
             return Err(Error::WriterStopped);
         }
         answer.recv().unwrap_or(Err(Error::WriterStopped))
@@ -186,12 +216,34 @@ impl Collector {
     }
 }
 
-fn write_loop(mut store: Store, jobs: Receiver<Job>, shared: std::sync::Weak<Shared>) {
-    while let Ok(first) = jobs.recv() {
+fn write_loop(mut store: Store, jobs: Receiver<Work>, shared: std::sync::Weak<Shared>) {
+    // A delete met while gathering a batch waits here until that batch is committed.
+    let mut next = None;
+    while let Some(work) = next.take().or_else(|| jobs.recv().ok()) {
+        let first = match work {
+            Work::Store(job) => job,
+            Work::Delete { id, reply } => {
+                let result = store.delete(id);
+                if let (Ok(deleted), Some(shared)) = (&result, shared.upgrade()) {
+                    if let Some(n) = lock(&shared.counts).get_mut(usize::from(deleted.sample.label)) {
+                        *n = n.saturating_sub(1);
+                    }
+                    for listener in lock(&shared.listeners).iter() {
+                        listener();
+                    }
+                }
+                let _ = reply.send(result); // the caller may have gone; the sample is deleted all the same
+                continue;
+            }
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Work::Store(job)) => batch.push(job),
+                Ok(delete) => {
+                    next = Some(delete);
+                    break;
+                }
                 Err(_) => break,
             }
         }

@@ -72,6 +72,11 @@ pub enum Error {
     #[error("{0}")]
     StorageFailed(String),
 
+    /// A sample asked to be deleted is not in the database (removed already,
+    /// or never stored).
+    #[error("there is no sample {0} (it may have been removed already)")]
+    NoSuchSample(i64),
+
     /// The storage writer thread has stopped (after an earlier failure or at
     /// shutdown); nothing more can be stored by this process.
     #[error("the storage writer has stopped; restart digit-kiosk")]

@@ -6,14 +6,19 @@
 //! The child is this test binary itself, re-run with `DIGIT_KIOSK_CRASH_CHILD`
 //! set: then `crash_child` opens the folder and submits from a few threads,
 //! printing one `ACK|id|filename|label|sha256|END` line per receipt (flushed)
-//! only after `submit` returned it. Set `DIGIT_KIOSK_CRASH_SEED` to replay a
-//! run's kill moments (the seed is printed).
+//! only after `submit` returned it. One of its threads also deletes every
+//! fourth of its own samples, printing `DELETING|id|END` before and
+//! `DELETED|id|END` after `delete` returned: a deleted sample must be gone
+//! from the database, `images/` and the CSV with its PNG in `trash/`, and
+//! one whose delete was cut short must be whole or gone, never half.
+//! Set `DIGIT_KIOSK_CRASH_SEED` to replay a run's kill moments (the seed is
+//! printed).
 
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
@@ -29,6 +34,8 @@ use digit_kiosk::store::{DataPaths, Source};
 const CHILD_ENV: &str = "DIGIT_KIOSK_CRASH_CHILD";
 const ROUNDS: usize = 10;
 const CHILD_THREADS: usize = 4;
+/// The child's thread 0 deletes every this many of its own samples.
+const DELETE_EVERY: u64 = 4;
 
 /// A small xorshift generator: reproducible kill moments from a printed seed.
 struct Rng(u64);
@@ -77,7 +84,11 @@ fn crash_child() {
             std::thread::spawn(move || {
                 let mut rng = Rng((seed << 8 | k).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
                 let session = Session::new(&format!("crash-{seed}-{k}")).expect("a session id");
-                loop {
+                let say = |line: String| {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(line.as_bytes()).and_then(|()| out.flush()).expect("write to the parent");
+                };
+                for n in 1.. {
                     let sketch = drawing(&mut rng);
                     let label = Digit::try_from((rng.below(10)) as u8).expect("a digit");
                     // What the store must hold, computed independently of it.
@@ -97,9 +108,15 @@ fn crash_child() {
                             return;
                         }
                     };
-                    let line = format!("ACK|{}|{}|{}|{sha}|END\n", receipt.id, receipt.filename, receipt.label);
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(line.as_bytes()).and_then(|()| out.flush()).expect("write to the parent");
+                    say(format!("ACK|{}|{}|{}|{sha}|END\n", receipt.id, receipt.filename, receipt.label));
+                    if k == 0 && n % DELETE_EVERY == 0 {
+                        say(format!("DELETING|{}|END\n", receipt.id));
+                        if let Err(e) = collector.delete(receipt.id) {
+                            eprintln!("crash child: {e}");
+                            return;
+                        }
+                        say(format!("DELETED|{}|END\n", receipt.id));
+                    }
                 }
             })
         })
@@ -132,8 +149,27 @@ fn parse_ack(line: &str) -> Option<Ack> {
     f.next().is_none().then_some(ack)
 }
 
-/// Spawns the child, kills it after `delay`, and returns what it acknowledged.
-fn run_child_and_kill(paths: &DataPaths, delay: Duration) -> Vec<Ack> {
+/// `DELETING|id|END` or `DELETED|id|END`: the id, and whether the delete returned.
+fn parse_delete(line: &str) -> Option<(i64, bool)> {
+    let body = line.strip_suffix("|END\n")?;
+    if let Some(id) = body.strip_prefix("DELETING|") {
+        return Some((id.parse().ok()?, false));
+    }
+    Some((body.strip_prefix("DELETED|")?.parse().ok()?, true))
+}
+
+/// What the child told before it was killed.
+struct Told {
+    /// Samples it acknowledged.
+    acks: Vec<Ack>,
+    /// Deletes it began.
+    deleting: Vec<i64>,
+    /// Deletes that returned.
+    deleted: Vec<i64>,
+}
+
+/// Spawns the child, kills it after `delay`, and returns what it told.
+fn run_child_and_kill(paths: &DataPaths, delay: Duration) -> Told {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, &paths.root)
@@ -144,15 +180,18 @@ fn run_child_and_kill(paths: &DataPaths, delay: Duration) -> Vec<Ack> {
     let stdout = child.stdout.take().unwrap();
     let reader = std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
-        let mut acks = Vec::new();
+        let (mut acks, mut deletes) = (Vec::new(), Vec::new());
         let mut line = String::new();
         while reader.read_line(&mut line).unwrap_or(0) > 0 {
             if line.contains("ACK|") {
                 acks.push(parse_ack(&line));
             }
+            if let Some(delete) = parse_delete(&line) {
+                deletes.push(delete);
+            }
             line.clear();
         }
-        acks
+        (acks, deletes)
     });
     std::thread::sleep(delay);
     let still_running = child.try_wait().unwrap().is_none();
@@ -160,11 +199,28 @@ fn run_child_and_kill(paths: &DataPaths, delay: Duration) -> Vec<Ack> {
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "the child must die by SIGKILL, not stop by itself: {status:?}");
-    let lines = reader.join().unwrap();
+    let (lines, deletes) = reader.join().unwrap();
     let complete: Vec<Ack> = lines.iter().flatten().cloned().collect();
     // At most the last line may have been cut by the kill.
     assert!(complete.len() + 1 >= lines.len(), "malformed acknowledgements: {lines:?}");
-    complete
+    let pick = |done: bool| deletes.iter().filter(|d| d.1 == done).map(|d| d.0).collect();
+    Told { acks: complete, deleting: pick(false), deleted: pick(true) }
+}
+
+/// Every sample whose delete returned is gone: no row, no file in
+/// `images/`, no CSV line (after reopening), its PNG in `trash/`.
+fn assert_deleted(paths: &DataPaths, acks: &HashMap<i64, Ack>, deleted: &HashSet<i64>, when: &str) {
+    let conn = rusqlite::Connection::open_with_flags(paths.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let csv = std::fs::read_to_string(paths.csv()).unwrap_or_default();
+    for id in deleted {
+        let ack = &acks[id];
+        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM digit_samples WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        assert_eq!(rows, 0, "{when}: deleted id {id} still has a row");
+        assert!(!paths.image(&ack.filename).exists(), "{when}: deleted {} is still in images/", ack.filename);
+        let trashed = paths.trash().join(&ack.filename);
+        assert_eq!(file_sha256(&trashed), ack.sha256, "{when}: trash/{} is not its PNG", ack.filename);
+        assert!(!csv.contains(&ack.filename), "{when}: labels.csv still lists deleted {}", ack.filename);
+    }
 }
 
 /// Every acknowledged sample is on disk as acknowledged, read straight from
@@ -198,21 +254,39 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
     let data = TempData::new();
     let paths = &data.paths;
     let mut acked: HashMap<i64, Ack> = HashMap::new();
+    let mut deleted: HashSet<i64> = HashSet::new();
     let mut repairs = 0;
     let started = Instant::now();
     for round in 1..=ROUNDS {
         // Early kills land in start-up and recovery, later ones mid-batch.
         let delay = Duration::from_millis(if round == 1 { 5 } else { 20 + rng.below(400) });
-        let acks = run_child_and_kill(paths, delay);
-        for ack in &acks {
+        let told = run_child_and_kill(paths, delay);
+        for ack in &told.acks {
             let before = acked.insert(ack.id, ack.clone());
             assert!(before.is_none(), "id {} acknowledged twice", ack.id);
         }
-        let when = format!("round {round} (killed after {delay:?}, {} acknowledged)", acks.len());
-        assert_acknowledged_intact(paths, &acked, &when);
+        deleted.extend(&told.deleted);
+        // A delete the kill cut short may have taken effect or not; recovery decides, below.
+        let cut: Vec<i64> = told.deleting.iter().filter(|id| !told.deleted.contains(id)).copied().collect();
+        let when = format!(
+            "round {round} (killed after {delay:?}, {} acknowledged, {} deleted)",
+            told.acks.len(),
+            told.deleted.len()
+        );
+        let live = |acked: &HashMap<i64, Ack>, deleted: &HashSet<i64>, cut: &[i64]| -> HashMap<i64, Ack> {
+            acked
+                .iter()
+                .filter(|(id, _)| !deleted.contains(id) && !cut.contains(id))
+                .map(|(&id, a)| (id, a.clone()))
+                .collect()
+        };
+        assert_acknowledged_intact(paths, &live(&acked, &deleted, &cut), &when);
 
         // The real binary: `check`, and `check --repair` where the CSV needs it.
         let run = common::run_on(paths, "check", &[]);
+        for note in run.stdout.lines().filter(|l| l.starts_with("recovered: ")) {
+            eprintln!("{when}: {note}");
+        }
         if run.code != Some(0) {
             let problems: Vec<&str> = run.stdout.lines().filter(|l| !l.contains("problem(s) in")).collect();
             assert!(problems.iter().all(|l| l.starts_with("labels.csv")), "{when}: only the CSV may lag\n{run}");
@@ -227,11 +301,32 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
         );
         assert!(run.stderr.is_empty(), "{when}\n{run}");
 
-        // After reopening: files, rows and CSV lines are the same set, every acknowledged one in it.
-        assert_acknowledged_intact(paths, &acked, &format!("{when}, reopened"));
+        // A delete cut short is now whole or undone: row, image and CSV line all there, or none.
         let (_, records) = common::csv_records(paths);
         let csv: HashMap<&str, &str> = records.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
-        for ack in acked.values() {
+        let conn =
+            rusqlite::Connection::open_with_flags(paths.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        for id in &cut {
+            let ack = &acked[id];
+            let row: bool =
+                conn.query_row("SELECT COUNT(*) > 0 FROM digit_samples WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+            let parts = (row, paths.image(&ack.filename).exists(), csv.contains_key(ack.filename.as_str()));
+            assert!(
+                parts == (true, true, true) || parts == (false, false, false),
+                "{when}: {} is half-deleted: {parts:?}",
+                ack.filename
+            );
+            if !row {
+                deleted.insert(*id);
+            }
+        }
+        drop(conn);
+
+        // After reopening: files, rows and CSV lines are the same set, every acknowledged one in it.
+        let live = live(&acked, &deleted, &[]);
+        assert_acknowledged_intact(paths, &live, &format!("{when}, reopened"));
+        assert_deleted(paths, &acked, &deleted, &format!("{when}, reopened"));
+        for ack in live.values() {
             assert_eq!(
                 csv.get(ack.filename.as_str()),
                 Some(&ack.label.as_str()),
@@ -244,8 +339,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
         eprintln!("{when}: {} stored in all", counts.rows);
     }
     eprintln!(
-        "{} samples acknowledged over {ROUNDS} kills in {:?}; `check --repair` needed {repairs} time(s)",
+        "{} samples acknowledged and {} of them deleted over {ROUNDS} kills in {:?}; `check --repair` needed {repairs} time(s)",
         acked.len(),
+        deleted.len(),
         started.elapsed()
     );
     assert!(acked.len() >= 50, "the child must have stored enough to make the kills meaningful: {}", acked.len());

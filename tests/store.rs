@@ -737,3 +737,264 @@ fn a_flask_folder_with_a_name_written_twice_opens_and_check_names_it() {
     collector.shutdown();
     assert_eq!(common::count_rows(&data.paths), 14);
 }
+
+// ---------------------------------------------------------------------------
+// Deleting a sample: its PNG to trash/, its row and CSV line gone, never half.
+
+/// What `check` finds (opening the folder runs recovery first), and what
+/// that opening recovered.
+fn check_folder(data: &TempData) -> (Vec<String>, Vec<String>) {
+    let report = digit_kiosk::check::run(&data.paths, false).unwrap();
+    (report.problems.iter().map(ToString::to_string).collect(), report.recovered)
+}
+
+/// The files in `trash/`, sorted (none if it does not exist).
+fn trash_names(data: &TempData) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data.paths.trash())
+        .map(|d| d.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn csv_names(data: &TempData) -> Vec<String> {
+    csv_records(&data.paths).1.into_iter().map(|r| r[0].clone()).collect()
+}
+
+#[test]
+fn deleting_a_sample_moves_its_png_to_trash_and_leaves_no_other_trace() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let data = TempData::new();
+    let collector = data.collector();
+    let changes = Arc::new(AtomicUsize::new(0));
+    let seen = changes.clone();
+    collector.on_change(move || {
+        seen.fetch_add(1, SeqCst);
+    });
+    let seven = [(40.0, 60.0), (240.0, 60.0), (120.0, 250.0)];
+    let kept1 = submit_strokes(&collector, 1, &[(140.0, 40.0), (140.0, 240.0)]);
+    let gone = submit_strokes(&collector, 7, &seven);
+    let kept2 = submit_strokes(&collector, 3, &[(60.0, 60.0), (200.0, 220.0)]);
+    let sha = file_sha256(&data.paths.image(&gone.filename));
+    let before = changes.load(SeqCst);
+
+    let deleted = collector.delete(gone.id).unwrap();
+    assert_eq!((deleted.sample.id, deleted.sample.label), (gone.id, 7));
+    assert_eq!(deleted.sample.filename, gone.filename);
+    assert_eq!(deleted.trashed.as_deref(), Some(gone.filename.as_str()), "its own name in trash/");
+    let strokes: serde_json::Value = serde_json::from_str(deleted.sample.strokes.as_deref().unwrap()).unwrap();
+    assert_eq!(Sketch::from_json(&strokes).unwrap(), common::sketch(&seven), "the drawing comes back with it");
+    assert_eq!(changes.load(SeqCst), before + 1, "listeners are told");
+    let mut per_label = [0; 10];
+    per_label[1] = 1;
+    per_label[3] = 1;
+    assert_eq!(collector.counts(), per_label);
+
+    // images/, trash/, labels.csv and the database, read the plain way.
+    assert_eq!(image_names(&data.paths), {
+        let mut kept = vec![kept1.filename.clone(), kept2.filename.clone()];
+        kept.sort();
+        kept
+    });
+    assert_eq!(trash_names(&data), vec![gone.filename.clone()]);
+    assert_eq!(file_sha256(&data.paths.trash().join(&gone.filename)), sha, "the very PNG, unchanged");
+    assert_eq!(csv_names(&data), vec![kept1.filename.clone(), kept2.filename.clone()], "the other lines, in order");
+    assert_eq!(db_rows(&data.paths).iter().map(|r| r.id).collect::<Vec<_>>(), vec![kept1.id, kept2.id]);
+    assert!(!data.paths.csv().with_extension("tmp-rewrite").exists(), "no temporary file left");
+
+    // Asking again is refused in plain words and changes nothing.
+    let err = collector.delete(gone.id).unwrap_err();
+    assert!(matches!(err, Error::NoSuchSample(id) if id == gone.id), "{err:?}");
+    assert_eq!(err.to_string(), format!("there is no sample {} (it may have been removed already)", gone.id));
+    assert_eq!(counts(&data.paths), Counts { files: 2, rows: 2, csv_lines: 2 });
+
+    // Storing goes on after it, appending to the rewritten CSV.
+    let next = submit_strokes(&collector, 7, &[(50.0, 50.0), (230.0, 230.0)]);
+    assert!(next.id > kept2.id, "ids are never given again");
+    collector.shutdown();
+    assert_eq!(counts(&data.paths), Counts { files: 3, rows: 3, csv_lines: 3 });
+    assert_eq!(csv_names(&data).last(), Some(&next.filename));
+    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()), "check finds nothing, nothing to recover");
+    common::run_on(&data.paths, "check", &[]).expect_code(0);
+    let run = common::run_on(&data.paths, "stats", &["--json"]);
+    let stats: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(stats["total"], 3, "{run}");
+}
+
+#[test]
+fn a_name_already_in_trash_gets_a_number_and_each_delete_keeps_its_own_png() {
+    let data = TempData::new();
+    let collector = data.collector();
+    let at = fixed_instant();
+    let first = collector.store(sample_at(5, at, 40.0)).unwrap();
+    collector.delete(first.id).unwrap();
+    // The name is free again; a merge keeps another station's names.
+    let again =
+        collector.store(NewSample { preferred_name: Some(first.filename.clone()), ..sample_at(5, at, 120.0) }).unwrap();
+    assert_eq!(again.filename, first.filename);
+    let again_sha = file_sha256(&data.paths.image(&again.filename));
+    let deleted = collector.delete(again.id).unwrap();
+    collector.shutdown();
+    let numbered = "digit_5_20251204T123456789012Z~1.png";
+    assert_eq!(deleted.trashed.as_deref(), Some(numbered));
+    assert_eq!(trash_names(&data), vec![first.filename.clone(), numbered.to_string()]);
+    assert_eq!(file_sha256(&data.paths.trash().join(numbered)), again_sha);
+    assert_ne!(file_sha256(&data.paths.trash().join(&first.filename)), again_sha, "the first one is not overwritten");
+    assert_eq!(counts(&data.paths), Counts { files: 0, rows: 0, csv_lines: 0 });
+    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
+}
+
+#[test]
+fn a_delete_cut_short_at_any_step_is_rolled_back_or_finished_at_the_next_open() {
+    use digit_kiosk::store::Store;
+    let data = TempData::new();
+    let collector = data.collector();
+    let receipts: Vec<Receipt> =
+        (0..5u8).map(|i| submit_strokes(&collector, i, &[(40.0 + 30.0 * f32::from(i), 40.0), (60.0, 240.0)])).collect();
+    collector.shutdown();
+    let (paths, trash) = (&data.paths, data.paths.trash());
+    let recorded_sha = |name: &str| -> Option<String> {
+        common::open_db(paths)
+            .query_row("SELECT sha256 FROM digit_samples WHERE filename = ?1", [name], |r| r.get(0))
+            .unwrap()
+    };
+
+    // Step 1 done, step 2 not: the PNG is in trash/, its row still in the database. An
+    // earlier deletion left another PNG of the same name there, so this one has a number.
+    let cut = &receipts[1];
+    std::fs::create_dir_all(&trash).unwrap();
+    std::fs::write(trash.join(&cut.filename), b"an older sample's PNG").unwrap();
+    std::fs::rename(paths.image(&cut.filename), trash.join(cut.filename.replace(".png", "~1.png"))).unwrap();
+    let (problems, recovered) = check_folder(&data);
+    assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
+    assert!(recovered.iter().any(|r| r.contains("moved 1 image(s) back from trash/")), "{recovered:?}");
+    assert_eq!(file_sha256(&paths.image(&cut.filename)), recorded_sha(&cut.filename).unwrap(), "its own PNG came back");
+    assert_eq!(trash_names(&data), vec![cut.filename.clone()], "the older one stays in trash/");
+    assert_eq!(counts(paths), Counts { files: 5, rows: 5, csv_lines: 5 });
+
+    // The same for a row of the original app, which has no checksum: the PNG of its name comes back.
+    let flask = &receipts[2];
+    common::sqlite3(&paths.db(), &format!("UPDATE digit_samples SET sha256 = NULL WHERE id = {};", flask.id));
+    std::fs::rename(paths.image(&flask.filename), trash.join(&flask.filename)).unwrap();
+    let (problems, recovered) = check_folder(&data);
+    assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert!(paths.image(&flask.filename).is_file());
+
+    // Step 2 done, step 3 not: the row is gone, labels.csv still lists it (its
+    // rewrite never renamed into place; only a cut-short temporary file exists).
+    let gone = &receipts[3];
+    let csv_before = std::fs::read(paths.csv()).unwrap();
+    let mut store = Store::open(paths.clone()).unwrap();
+    let deleted = store.delete(gone.id).unwrap();
+    drop(store);
+    assert_eq!(deleted.trashed.as_deref(), Some(gone.filename.as_str()));
+    std::fs::write(paths.csv(), &csv_before).unwrap();
+    std::fs::write(paths.csv().with_extension("tmp-rewrite"), b"filename,label,timestamp,ip\ndigit_0_2025").unwrap();
+    let (problems, recovered) = check_folder(&data);
+    assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
+    assert!(recovered.iter().any(|r| r.contains("still listed 1 deleted sample(s)")), "{recovered:?}");
+    assert!(!csv_names(&data).contains(&gone.filename));
+    assert!(!paths.csv().with_extension("tmp-rewrite").exists(), "the cut-short temporary file is gone");
+    assert_eq!(counts(paths), Counts { files: 4, rows: 4, csv_lines: 4 });
+    assert!(trash.join(&gone.filename).is_file(), "and its PNG stays in trash/");
+
+    // A trashed sample's line and a missing tail at once (an append lost before the delete).
+    let last = &receipts[4];
+    let mut store = Store::open(paths.clone()).unwrap();
+    let csv_before = std::fs::read(paths.csv()).unwrap();
+    store.delete(receipts[0].id).unwrap();
+    drop(store);
+    let without_last: Vec<u8> = String::from_utf8(csv_before)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with(&last.filename))
+        .flat_map(|l| format!("{l}\n").into_bytes())
+        .collect();
+    std::fs::write(paths.csv(), without_last).unwrap();
+    let (problems, recovered) = check_folder(&data);
+    assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
+    assert_eq!(counts(paths), Counts { files: 3, rows: 3, csv_lines: 3 });
+    assert_eq!(csv_names(&data).last(), Some(&last.filename));
+
+    // Every step done: nothing to recover, and the real binary agrees.
+    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
+    common::run_on(paths, "check", &[]).expect_code(0);
+}
+
+#[test]
+fn a_delete_the_database_refuses_leaves_the_sample_whole() {
+    use digit_kiosk::store::Store;
+    let data = TempData::new();
+    let collector = data.collector();
+    let receipt = submit_strokes(&collector, 6, &[(140.0, 40.0), (80.0, 200.0)]);
+    collector.shutdown();
+    let csv_before = std::fs::read(data.paths.csv()).unwrap();
+    let mut store = Store::open(data.paths.clone()).unwrap();
+    // Another connection holds the write lock past the store's busy timeout.
+    let blocker = rusqlite::Connection::open(data.paths.db()).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = store.delete(receipt.id).unwrap_err();
+    assert!(err.to_string().contains("database is locked"), "{err}");
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(data.paths.image(&receipt.filename).is_file(), "the PNG is moved back");
+    assert_eq!(trash_names(&data), Vec::<String>::new());
+    assert_eq!(std::fs::read(data.paths.csv()).unwrap(), csv_before);
+    drop(store);
+    assert_eq!(counts(&data.paths), Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
+}
+
+#[test]
+fn deletes_between_concurrent_submits_keep_the_three_parts_in_agreement() {
+    const THREADS: usize = 4;
+    const EACH: usize = 60;
+    let data = TempData::new();
+    let collector = data.collector();
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (collector, barrier) = (collector.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let (mut kept, mut gone) = (Vec::new(), Vec::new());
+                for i in 0..EACH {
+                    let (x, y) = (20.0 + (t * 60) as f32, 20.0 + (i * 4) as f32);
+                    let receipt = submit_strokes(&collector, ((t + i) % 10) as u8, &[(x, y), (x + 30.0, y + 10.0)]);
+                    if i % 3 == 1 {
+                        let deleted = collector.delete(receipt.id).unwrap();
+                        assert_eq!(deleted.trashed.as_deref(), Some(receipt.filename.as_str()));
+                        gone.push(receipt);
+                    } else {
+                        kept.push(receipt);
+                    }
+                }
+                (kept, gone)
+            })
+        })
+        .collect();
+    let (mut kept, mut gone) = (Vec::new(), Vec::new());
+    for h in handles {
+        let (k, g) = h.join().unwrap();
+        kept.extend(k);
+        gone.extend(g);
+    }
+    let counted = collector.counts();
+    collector.shutdown();
+    let mut per_label = [0u64; 10];
+    for r in &kept {
+        per_label[r.label.index()] += 1;
+    }
+    assert_eq!(counted, per_label, "the counts follow deletes as well as commits");
+    kept.sort_by_key(|r| r.id);
+    let kept_names: Vec<String> = kept.iter().map(|r| r.filename.clone()).collect();
+    assert_eq!(db_rows(&data.paths).iter().map(|r| r.filename.clone()).collect::<Vec<_>>(), kept_names);
+    assert_eq!(csv_names(&data), kept_names, "the CSV lines are the rows, in order");
+    let mut sorted = kept_names.clone();
+    sorted.sort();
+    assert_eq!(image_names(&data.paths), sorted);
+    let mut gone_names: Vec<String> = gone.iter().map(|r| r.filename.clone()).collect();
+    gone_names.sort();
+    assert_eq!(trash_names(&data), gone_names);
+    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
+}

@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test that cannot unwrap has failed
 
-use digit_kiosk::collector::Collector;
-use digit_kiosk::store::DataPaths;
+mod common;
+
+use digit_kiosk::collector::{Collector, Submission};
+use digit_kiosk::store::{DataPaths, Source};
 use digit_kiosk::ui::{KioskApp, WindowOptions};
-use eframe::egui::{self, Event, Key, Pos2, Vec2};
+use eframe::egui::{self, Event, Key, Modifiers, Pos2, Vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 
@@ -283,4 +285,115 @@ fn kiosk_mode_cancels_close_requests_and_leaves_only_after_a_three_second_hold()
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(closed_after >= Duration::from_secs(3), "closed after only {closed_after:?}");
+}
+
+/// What `check` finds once the window's collector has stopped.
+fn check_problems(st: &Station) -> Vec<String> {
+    st.collector.shutdown();
+    let report = digit_kiosk::check::run(&st.paths, false).unwrap();
+    report.problems.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn undo_last_submit_removes_the_sample_and_puts_the_drawing_back() {
+    let st = station();
+    let mut h = harness(&st);
+    assert!(h.query_by_label("Undo last submit").is_none(), "nothing to undo before a submit");
+    draw_in_one_frame(&mut h, &[(100.0, 60.0), (100.0, 220.0)]);
+    draw_in_one_frame(&mut h, &[(60.0, 60.0), (140.0, 60.0)]);
+    let drawn = h.state().canvas_strokes().to_vec();
+    h.get_by_label("7").click();
+    h.run();
+    h.get_by_label("Submit").click();
+    wait_for_status(&mut h, "Saved 7");
+    let filename = stored(&st.paths)[0].0.clone();
+    assert!(h.state().canvas_strokes().is_empty());
+    assert!(h.query_by_label("Total: 1").is_some());
+
+    h.get_by_label("Undo last submit").click();
+    wait_for_status(&mut h, "Removed 7");
+    assert!(
+        h.query_by_label(&format!("Removed 7 — {filename} (moved to trash/)")).is_some(),
+        "the status line names the file and where it went"
+    );
+    assert!(stored(&st.paths).is_empty(), "the row is gone");
+    assert_eq!(file_count(&st.paths), 0, "images/ is empty");
+    assert!(st.paths.trash().join(&filename).is_file(), "the PNG is in trash/");
+    assert_eq!(csv_lines(&st.paths), 1, "labels.csv is back to its header");
+    assert!(!std::fs::read_to_string(st.paths.csv()).unwrap().contains(filename.as_str()));
+    assert!(h.query_by_label("Total: 0").is_some(), "the count is back to 0");
+    assert_eq!(st.collector.counts(), [0; 10]);
+    assert_eq!(h.state().canvas_strokes(), drawn.as_slice(), "the drawing is back on the canvas");
+    assert!(h.query_by_label("Undo last submit").is_none(), "nothing left to undo");
+
+    // Fix the label and submit the same drawing again.
+    h.get_by_label("1").click();
+    h.run();
+    h.get_by_label("Submit").click();
+    wait_for_status(&mut h, "Saved 1");
+    let rows = stored(&st.paths);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].1, 1);
+    assert_eq!(csv_lines(&st.paths), 2, "header and the new row");
+    assert_eq!(file_count(&st.paths), 1);
+    h.run();
+    assert!(h.query_by_label("Total: 1").is_some());
+    assert_eq!(check_problems(&st), Vec::<String>::new(), "check finds nothing wrong");
+}
+
+#[test]
+fn ctrl_z_takes_back_only_this_windows_submits_of_this_session() {
+    let st = station();
+    let mut h = harness(&st);
+    let ctrl_z = |h: &mut Harness<'_, KioskApp>| {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        h.run();
+    };
+    // A browser's sample is never the window's to undo.
+    let web = Submission {
+        source: Source::Web,
+        client: "192.0.2.7".into(),
+        ..common::strokes_submission(3, &[(90.0, 40.0), (90.0, 240.0)])
+    };
+    st.collector.submit(web).unwrap();
+    ctrl_z(&mut h);
+    assert!(h.query_by_label_contains("Nothing to undo").is_some());
+    assert_eq!(stored(&st.paths).len(), 1);
+
+    draw_in_one_frame(&mut h, &[(100.0, 60.0), (100.0, 220.0)]);
+    h.key_press(Key::Num4);
+    h.run();
+    h.key_press(Key::Enter);
+    wait_for_status(&mut h, "Saved 4");
+    // A browser submits after the window: Ctrl+Z still takes back the window's own sample.
+    let web = Submission {
+        source: Source::Web,
+        client: "192.0.2.7".into(),
+        ..common::strokes_submission(5, &[(40.0, 40.0), (240.0, 240.0)])
+    };
+    st.collector.submit(web).unwrap();
+
+    // With a new drawing on the canvas it asks for the canvas to be cleared first.
+    draw_in_one_frame(&mut h, &[(60.0, 60.0), (140.0, 60.0)]);
+    ctrl_z(&mut h);
+    assert!(h.query_by_label_contains("Clear the canvas first").is_some());
+    assert_eq!(stored(&st.paths).len(), 3, "nothing removed");
+    h.key_press(Key::Escape);
+    h.run();
+    ctrl_z(&mut h);
+    wait_for_status(&mut h, "Removed 4");
+    let labels: Vec<i64> = stored(&st.paths).iter().map(|r| r.1).collect();
+    assert_eq!(labels, [3, 5], "only the window's sample is gone");
+    assert_eq!(h.state().canvas_strokes().len(), 1);
+
+    // A new participant cannot take back the previous one's samples.
+    h.key_press(Key::Enter);
+    wait_for_status(&mut h, "Saved 4");
+    h.get_by_label("New participant").click();
+    h.run();
+    assert!(h.query_by_label("Undo last submit").is_none());
+    ctrl_z(&mut h);
+    assert!(h.query_by_label_contains("Nothing to undo").is_some());
+    assert_eq!(stored(&st.paths).len(), 3);
+    assert_eq!(check_problems(&st), Vec::<String>::new());
 }

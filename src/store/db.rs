@@ -235,21 +235,51 @@ fn read_rows(conn: &Connection, strokes: &str) -> rusqlite::Result<Vec<SampleRow
         "SELECT id, filename, label, timestamp, ip, source, session, station, {strokes}, sha256
          FROM digit_samples ORDER BY id"
     ))?;
-    let rows = stmt.query_map([], |r| {
-        Ok(SampleRow {
-            id: r.get(0)?,
-            filename: r.get(1)?,
-            label: r.get(2)?,
-            timestamp: r.get(3)?,
-            ip: r.get(4)?,
-            source: r.get(5)?,
-            session: r.get(6)?,
-            station: r.get(7)?,
-            strokes: r.get(8)?,
-            sha256: r.get(9)?,
-        })
-    })?;
+    let rows = stmt.query_map([], sample_of)?;
     rows.collect()
+}
+
+/// A [`SampleRow`] from the columns `read_rows` and `read_sample` select, in their order.
+fn sample_of(r: &rusqlite::Row) -> rusqlite::Result<SampleRow> {
+    Ok(SampleRow {
+        id: r.get(0)?,
+        filename: r.get(1)?,
+        label: r.get(2)?,
+        timestamp: r.get(3)?,
+        ip: r.get(4)?,
+        source: r.get(5)?,
+        session: r.get(6)?,
+        station: r.get(7)?,
+        strokes: r.get(8)?,
+        sha256: r.get(9)?,
+    })
+}
+
+/// The sample with this id, strokes included, if there is one.
+pub fn read_sample(conn: &Connection, id: i64) -> rusqlite::Result<Option<SampleRow>> {
+    conn.query_row(
+        "SELECT id, filename, label, timestamp, ip, source, session, station, strokes, sha256
+         FROM digit_samples WHERE id = ?1",
+        [id],
+        sample_of,
+    )
+    .optional()
+}
+
+/// The SHA-256 recorded for the row naming this file: `None` when no row
+/// names it, `Some(None)` for a row stored without one (the original app's).
+pub fn sha256_of(conn: &Connection, filename: &str) -> rusqlite::Result<Option<Option<String>>> {
+    conn.prepare_cached("SELECT sha256 FROM digit_samples WHERE filename = ?1")?
+        .query_row([filename], |r| r.get(0))
+        .optional()
+}
+
+/// Deletes one row in its own transaction; false when there was none.
+pub fn delete_row(conn: &mut Connection, id: i64) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let deleted = tx.execute("DELETE FROM digit_samples WHERE id = ?1", [id])?;
+    tx.commit()?;
+    Ok(deleted > 0)
 }
 
 /// Samples per label 0–9.

@@ -63,6 +63,45 @@ pub fn pending_target(name: &str) -> Option<&str> {
     name.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)
 }
 
+/// Separates a deleted PNG's own name from the number that keeps it apart
+/// from an earlier one of the same name in `trash/` (`digit_5_…Z~1.png`).
+/// Not `_`: the store's own names use `_<n>` for same-microsecond samples.
+const TRASH_CLASH: char = '~';
+
+/// A free name in `trash/` for a deleted sample's PNG: its own name, or
+/// `<stem>~<n>.png` when an earlier deletion left one of that name.
+pub fn trash_name(trash: &Path, filename: &str) -> String {
+    let stem = filename.strip_suffix(".png").unwrap_or(filename);
+    let mut name = filename.to_string();
+    let mut n = 0u32;
+    while trash.join(&name).exists() {
+        n += 1;
+        name = format!("{stem}{TRASH_CLASH}{n}.png");
+    }
+    name
+}
+
+/// The sample names a file in `trash/` may stand for, with its clash
+/// number: the name itself (0), and, for `<stem>~<n>.png`, `<stem>.png` (n).
+pub fn trash_origins(name: &str) -> Vec<(String, u32)> {
+    let mut origins = vec![(name.to_string(), 0)];
+    let numbered = name
+        .strip_suffix(".png")
+        .and_then(|stem| stem.rsplit_once(TRASH_CLASH))
+        .and_then(|(stem, n)| Some((format!("{stem}.png"), n.parse().ok()?)));
+    origins.extend(numbered);
+    origins
+}
+
+/// Creates `dir` if missing and makes its name durable in its parent.
+pub fn create_dir_synced(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io("create folder", dir, e))?;
+    sync_dir(dir.parent().unwrap_or(Path::new(".")))
+}
+
 /// How often, and how far apart, taking a held folder lock is retried
 /// before the folder is reported in use (half a second in all).
 const LOCK_RETRIES: u32 = 10;

@@ -24,16 +24,36 @@
 //! PNGs at once, while the writer is still committing the previous batch,
 //! and the writer's own work per batch is two fsyncs whatever its size.
 //!
-//! On open, recovery finishes what a crash interrupted: a pending PNG whose
-//! row was committed is renamed into place (step 3), one without a row was
-//! never acknowledged and is removed; a `labels.csv` whose rows are a prefix
-//! of the database (step 4 cut short, maybe mid-line) gets its tail appended.
+//! Delete order ([`Store::delete`]), so that a sample is never half-deleted:
+//!
+//! 1. its PNG is renamed from `images/` into `trash/` (created if missing;
+//!    `<stem>~<n>.png` when an earlier deletion left one of that name), then
+//!    `trash/` and `images/` are fsync'd;
+//! 2. its row is deleted in one transaction and committed: from here the
+//!    sample is gone (if the commit fails, the PNG is renamed back);
+//! 3. `labels.csv` is rewritten from the database atomically (temporary
+//!    file, fsync, rename, folder fsync);
+//! 4. only then is the caller answered.
+//!
+//! On open, recovery finishes what a crash interrupted, in this order:
+//!
+//! - a pending PNG whose row was committed is renamed into place (write
+//!   step 3), one without a row was never acknowledged and is removed;
+//! - a PNG in `trash/` whose row is still in the database, and missing from
+//!   `images/`, was moved by a delete that never committed (delete step 1
+//!   without step 2): it is moved back, so the sample is whole again (the
+//!   file whose bytes match the row's SHA-256, where one is recorded);
+//! - a `labels.csv` whose rows are a prefix of the database (write step 4
+//!   cut short, maybe mid-line) gets its tail appended; one that still lists
+//!   samples whose rows are gone and whose PNGs are in `trash/` (a delete
+//!   committed, delete step 3 not done) is rewritten from the database.
+//!
 //! Anything else that disagrees is left for `check` to report.
 
 pub mod db;
 pub mod files;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -45,6 +65,17 @@ use crate::digit::Digit;
 use crate::error::{Error, Result};
 pub use db::{SampleRow, Summary};
 pub use files::{CsvRow, DataPaths};
+
+/// What [`Store::delete`] removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Deleted {
+    /// The row as it was, strokes included, so a front end can put the
+    /// drawing back.
+    pub sample: SampleRow,
+    /// The PNG's name inside `trash/`: its own name, or `<stem>~<n>.png` on
+    /// a clash; `None` when the row had no PNG left to move.
+    pub trashed: Option<String>,
+}
 
 /// Where a sample came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +247,7 @@ impl Store {
         let lock = files::lock_folder(&paths)?;
         let conn = db::open_writer(&paths.db())?;
         let mut recovered = recover_pending_images(&paths, &conn)?;
+        recovered.extend(recover_uncommitted_deletes(&paths, &conn)?);
         recovered.extend(heal_csv_tail(&paths, &conn)?);
         let csv_path = paths.csv();
         let csv = OpenOptions::new().append(true).open(&csv_path).map_err(|e| Error::io("open", &csv_path, e))?;
@@ -307,6 +339,65 @@ impl Store {
             .collect()
     }
 
+    /// Deletes one sample (the delete order of the module docs): its PNG
+    /// moves to `trash/`, its row leaves the database, `labels.csv` is
+    /// rewritten. Returns the row as it was. A failure before the row is
+    /// deleted leaves the sample whole.
+    pub fn delete(&mut self, id: i64) -> Result<Deleted> {
+        let sample = db::read_sample(&self.conn, id).map_err(|e| self.db_err(e))?.ok_or(Error::NoSuchSample(id))?;
+        let images = self.paths.images();
+        let trash = self.paths.trash();
+        // A committed sample's PNG is in place, or still pending if its rename failed.
+        let png = [self.paths.image(&sample.filename), self.paths.pending_image(&sample.filename)]
+            .into_iter()
+            .find(|p| p.exists());
+        let trashed = match png {
+            None => None,
+            Some(from) => {
+                files::create_dir_synced(&trash)?;
+                let name = files::trash_name(&trash, &sample.filename);
+                let to = trash.join(&name);
+                fs::rename(&from, &to).map_err(|e| Error::io("move to trash/", &from, e))?;
+                if let Err(e) = files::sync_dir(&trash).and_then(|()| files::sync_dir(&images)) {
+                    self.untrash(&to, &sample.filename);
+                    return Err(e);
+                }
+                Some(name)
+            }
+        };
+        match db::delete_row(&mut self.conn, id) {
+            Ok(true) => {}
+            outcome => {
+                if let Some(name) = &trashed {
+                    self.untrash(&trash.join(name), &sample.filename);
+                }
+                return Err(match outcome {
+                    Err(e) => self.db_err(e),
+                    Ok(_) => Error::NoSuchSample(id),
+                });
+            }
+        }
+        // Deleted: what follows completes it; a crash from here on is
+        // finished by recovery at the next open.
+        if let Err(e) = self.rebuild_csv() {
+            eprintln!(
+                "digit-kiosk: cannot rewrite labels.csv ({e}); it is rewritten from the database at the next start"
+            );
+        }
+        Ok(Deleted { sample, trashed })
+    }
+
+    /// Undoes delete step 1 after a later step failed. If even that fails,
+    /// recovery at the next open moves the PNG back (its row is still there).
+    fn untrash(&self, trashed: &std::path::Path, filename: &str) {
+        let back = fs::rename(trashed, self.paths.image(filename))
+            .map_err(|e| Error::io("move back from trash/", trashed, e))
+            .and_then(|()| files::sync_dir(&self.paths.images()));
+        if let Err(e) = back {
+            eprintln!("digit-kiosk: {e}; it is moved back at the next start");
+        }
+    }
+
     fn db_err(&self, source: rusqlite::Error) -> Error {
         Error::Database { path: self.paths.db(), source }
     }
@@ -345,6 +436,73 @@ fn recover_pending_images(paths: &DataPaths, conn: &Connection) -> Result<Vec<St
     Ok(notes)
 }
 
+/// Delete step 1 without step 2: a PNG in `trash/` whose row is still in
+/// the database, and which `images/` lacks, is moved back into place.
+fn recover_uncommitted_deletes(paths: &DataPaths, conn: &Connection) -> Result<Option<String>> {
+    let trash = paths.trash();
+    let entries = match fs::read_dir(&trash) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None), // nothing ever deleted
+        Err(e) => return Err(Error::io("read folder", &trash, e)),
+    };
+    // Each sample name the trash may hold a PNG of, with those files by clash number.
+    let mut candidates: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
+    for entry in entries.flatten() {
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        for (origin, n) in files::trash_origins(&name) {
+            candidates.entry(origin).or_default().push((n, name.clone()));
+        }
+    }
+    let mut restored = 0;
+    for (origin, mut names) in candidates {
+        if paths.image(&origin).exists() {
+            continue; // whole, or a later sample that got the same name
+        }
+        let Some(recorded) =
+            db::sha256_of(conn, &origin).map_err(|e| Error::Database { path: paths.db(), source: e })?
+        else {
+            continue; // no row: deleted for good
+        };
+        names.retain(|(_, name)| trash.join(name).is_file());
+        names.sort();
+        let pick = match recorded {
+            Some(sha) => names.iter().find(|(_, name)| {
+                fs::read(trash.join(name)).is_ok_and(|bytes| crate::collector::sha256_hex(&bytes) == sha)
+            }),
+            None => names.last(), // no checksum (the original app's rows): the latest of that name
+        };
+        let Some((_, name)) = pick else {
+            continue; // none of them is its PNG: `check` reports the image missing
+        };
+        let from = trash.join(name);
+        fs::rename(&from, paths.image(&origin)).map_err(|e| Error::io("move back from trash/", &from, e))?;
+        restored += 1;
+    }
+    if restored == 0 {
+        return Ok(None);
+    }
+    files::sync_dir(&paths.images())?;
+    files::sync_dir(&trash)?;
+    Ok(Some(format!(
+        "moved {restored} image(s) back from trash/: their deletion was interrupted before it took effect"
+    )))
+}
+
+/// The sample names whose PNGs `trash/` holds (see [`files::trash_origins`]).
+fn trashed_names(paths: &DataPaths) -> Result<HashSet<String>> {
+    let trash = paths.trash();
+    let entries = match fs::read_dir(&trash) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashSet::new()),
+        Err(e) => return Err(Error::io("read folder", &trash, e)),
+    };
+    Ok(entries
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .flat_map(|name| files::trash_origins(&name).into_iter().map(|(origin, _)| origin))
+        .collect())
+}
+
 /// Step 4 of an interrupted batch: if `labels.csv` holds a prefix of the
 /// database's rows (possibly with a cut last line), append the rest. A
 /// missing (or empty) CSV is created from the database.
@@ -372,6 +530,21 @@ fn heal_csv_tail(paths: &DataPaths, conn: &Connection) -> Result<Option<String>>
             expected.len() - rows.len()
         )));
     }
+    if !is_prefix {
+        // Delete step 3 not done: lines of samples whose rows are gone and whose PNGs are in trash/.
+        let in_db: HashSet<&str> = expected.iter().map(|r| r.filename.as_str()).collect();
+        let trashed = trashed_names(paths)?;
+        let kept: Vec<&CsvRow> =
+            rows.iter().filter(|r| in_db.contains(r.filename.as_str()) || !trashed.contains(&r.filename)).collect();
+        let dropped = rows.len() - kept.len();
+        let still_prefix = kept.len() <= expected.len() && expected.iter().zip(&kept).all(|(a, b)| a == *b);
+        if dropped > 0 && still_prefix {
+            files::replace_atomically(&csv_path, &files::csv_file(&expected))?;
+            return Ok(Some(format!(
+                "labels.csv still listed {dropped} deleted sample(s) (their images are in trash/); rewritten from the database"
+            )));
+        }
+    }
     Ok(None)
 }
 
@@ -383,8 +556,8 @@ impl Store {
 
     /// Rewrites `labels.csv` from the database, atomically.
     pub fn rebuild_csv(&mut self) -> Result<()> {
-        let rows: Vec<CsvRow> =
-            self.samples()?.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
+        let samples = db::read_samples_without_strokes(&self.conn).map_err(|e| self.db_err(e))?;
+        let rows: Vec<CsvRow> = samples.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
         let path = self.paths.csv();
         files::replace_atomically(&path, &files::csv_file(&rows))?;
         self.csv = OpenOptions::new().append(true).open(&path).map_err(|e| Error::io("open", &path, e))?;

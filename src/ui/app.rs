@@ -1,6 +1,7 @@
 //! The station window: UI state and layout only. Widgets record an
 //! [`Action`]; actions are applied after layout; submitting goes through
-//! [`Collector::submit`] on a worker thread so the window never freezes.
+//! [`Collector::submit`], and undoing the window's own last submit through
+//! [`Collector::delete`], on a worker thread so the window never freezes.
 
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
@@ -11,7 +12,7 @@ use crate::collector::{Collector, Drawing, Session, Submission};
 use crate::digit::Digit;
 use crate::error::Result;
 use crate::sketch::{Sketch, Stroke};
-use crate::store::{Receipt, Source};
+use crate::store::{Deleted, Receipt, Source};
 use crate::ui::canvas::{self, CanvasState};
 use crate::ui::picker::{self, ACCENT};
 
@@ -20,6 +21,10 @@ pub const EXIT_HOLD: Duration = Duration::from_secs(3);
 
 /// Width of the controls column beside the canvas in a wide window.
 const CONTROLS_WIDTH: f32 = 380.0;
+
+/// How many of the window's own submits "Undo last submit" can take back,
+/// newest first.
+const UNDO_SUBMITS: usize = 20;
 
 /// What the window was started with.
 #[derive(Debug, Clone, Default)]
@@ -41,6 +46,7 @@ enum Action {
     Undo,
     Clear,
     Submit,
+    UndoSubmit,
     NewParticipant,
 }
 
@@ -50,6 +56,8 @@ enum Status {
     Hint(String),
     Saving,
     Saved(Receipt),
+    Removing,
+    Removed(Deleted),
     Failed(String),
 }
 
@@ -65,6 +73,19 @@ struct InFlight {
     since: Instant,
 }
 
+/// A sample this window stored in this session, with the strokes it was
+/// drawn with, so undoing it can put the drawing back.
+struct Submitted {
+    receipt: Receipt,
+    strokes: Vec<Stroke>,
+}
+
+/// An "Undo last submit" waiting for the writer.
+struct Undoing {
+    submitted: Submitted,
+    answer: Receiver<Result<Deleted>>,
+}
+
 /// The eframe app of the station.
 pub struct KioskApp {
     collector: Collector,
@@ -74,6 +95,10 @@ pub struct KioskApp {
     status: Status,
     session: Session,
     in_flight: Option<InFlight>,
+    /// The window's own submits of this session, oldest first: the only
+    /// samples it can undo (never a browser's).
+    submitted: Vec<Submitted>,
+    undoing: Option<Undoing>,
     exit_held_since: Option<Instant>,
     exit_unlocked: bool,
     first_frame_shown: bool,
@@ -95,6 +120,8 @@ impl KioskApp {
             status: Status::Hint("Pick a digit, draw it, then Submit".into()),
             session: Session::fresh("window"),
             in_flight: None,
+            submitted: Vec::new(),
+            undoing: None,
             exit_held_since: None,
             exit_unlocked: false,
             first_frame_shown: false,
@@ -112,16 +139,23 @@ impl KioskApp {
             Action::Undo => self.canvas.undo(),
             Action::Clear => self.canvas.clear(),
             Action::Submit => self.submit(ctx),
+            Action::UndoSubmit => self.undo_submit(ctx),
             Action::NewParticipant => {
                 self.session = Session::fresh("window");
+                self.submitted.clear(); // the next person cannot take back the last one's samples
                 self.canvas.clear();
                 self.status = Status::Hint("New participant: welcome!".into());
             }
         }
     }
 
+    /// Whether a submit or an undo is waiting for the writer.
+    fn busy(&self) -> bool {
+        self.in_flight.is_some() || self.undoing.is_some()
+    }
+
     fn submit(&mut self, ctx: &egui::Context) {
-        if self.in_flight.is_some() {
+        if self.busy() {
             return;
         }
         let Some(label) = self.chosen else {
@@ -179,7 +213,13 @@ impl KioskApp {
             eprintln!("timing: submit->saved {:.2} ms", flight.since.elapsed().as_secs_f64() * 1000.0);
         }
         self.status = match result {
-            Ok(receipt) => Status::Saved(receipt),
+            Ok(receipt) => {
+                if self.submitted.len() == UNDO_SUBMITS {
+                    self.submitted.remove(0);
+                }
+                self.submitted.push(Submitted { receipt: receipt.clone(), strokes: flight.strokes });
+                Status::Saved(receipt)
+            }
             Err(e) => {
                 // Nothing is lost: the drawing comes back to be submitted again.
                 self.canvas.restore(flight.strokes);
@@ -188,12 +228,70 @@ impl KioskApp {
         };
     }
 
+    /// Removes the window's last stored sample (off the UI thread) and puts
+    /// its drawing back on the canvas, to fix the label or the drawing.
+    fn undo_submit(&mut self, ctx: &egui::Context) {
+        if self.busy() {
+            return;
+        }
+        if self.submitted.is_empty() {
+            self.status = Status::Hint("Nothing to undo: no sample submitted from this window yet".into());
+            return;
+        }
+        if !self.canvas.is_empty() {
+            self.status =
+                Status::Hint("Clear the canvas first (Esc): undoing the last submit puts its drawing back".into());
+            return;
+        }
+        let Some(submitted) = self.submitted.pop() else { return };
+        let (reply, answer) = mpsc::channel();
+        let (collector, ctx, id) = (self.collector.clone(), ctx.clone(), submitted.receipt.id);
+        let spawned = std::thread::Builder::new().name("window-undo".into()).spawn(move || {
+            let _ = reply.send(collector.delete(id)); // the window may have closed
+            ctx.request_repaint();
+        });
+        match spawned {
+            Ok(_) => {
+                self.undoing = Some(Undoing { submitted, answer });
+                self.status = Status::Removing;
+            }
+            Err(e) => {
+                self.submitted.push(submitted);
+                self.status = Status::Failed(format!("cannot start removing: {e}"));
+            }
+        }
+    }
+
+    /// Takes the answer of an undo in flight, if it has come.
+    fn poll_undo(&mut self) {
+        let Some(undoing) = &self.undoing else { return };
+        let result = match undoing.answer.try_recv() {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Err(crate::Error::WriterStopped),
+        };
+        let Some(Undoing { submitted, .. }) = self.undoing.take() else { return };
+        self.status = match result {
+            Ok(deleted) => {
+                self.canvas.restore(submitted.strokes);
+                Status::Removed(deleted)
+            }
+            Err(e) => {
+                if !matches!(e, crate::Error::NoSuchSample(_)) {
+                    self.submitted.push(submitted); // still stored: it can be undone again
+                }
+                Status::Failed(format!("Not removed: {e}"))
+            }
+        };
+    }
+
     fn keyboard_actions(ctx: &egui::Context) -> Vec<Action> {
         ctx.input(|i| {
             let mut actions = Vec::new();
             for event in &i.events {
-                let egui::Event::Key { key, pressed: true, .. } = event else { continue };
+                let egui::Event::Key { key, pressed: true, modifiers, .. } = event else { continue };
                 let action = match key {
+                    Key::Z if modifiers.command => Some(Action::UndoSubmit),
                     Key::Enter => Some(Action::Submit),
                     Key::Backspace => Some(Action::Undo),
                     Key::Escape => Some(Action::Clear),
@@ -230,12 +328,13 @@ impl KioskApp {
             let submit = egui::Button::new(RichText::new("Submit").size(22.0).strong().color(Color32::WHITE))
                 .fill(ACCENT)
                 .min_size(egui::vec2(ui.available_width(), 52.0));
-            if ui.add_enabled(self.in_flight.is_none(), submit).clicked() {
+            if ui.add_enabled(!self.busy(), submit).clicked() {
                 actions.push(Action::Submit);
             }
         });
         ui.add_space(8.0);
         self.status_ui(ui);
+        self.undo_submit_ui(ui, actions);
         ui.add_space(12.0);
         let counts = self.collector.counts();
         ui.horizontal(|ui| {
@@ -251,7 +350,24 @@ impl KioskApp {
         if ui.button("New participant").on_hover_text("Start a new session for the next person").clicked() {
             actions.push(Action::NewParticipant);
         }
-        ui.label(RichText::new("Keys: 0–9 choose · Enter submit · Backspace undo · Esc clear").weak());
+        ui.label(
+            RichText::new("Keys: 0–9 choose · Enter submit · Backspace undo · Esc clear · Ctrl+Z undo submit").weak(),
+        );
+    }
+
+    /// "Undo last submit", shown while this window has a sample of this
+    /// session to take back.
+    fn undo_submit_ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let Some(last) = self.submitted.last() else { return };
+        ui.add_space(4.0);
+        let button = egui::Button::new(RichText::new("Undo last submit").size(18.0)).min_size(egui::vec2(0.0, 44.0));
+        let hover = format!(
+            "Removes {} — {} (its image goes to trash/) and puts its drawing back on the canvas",
+            last.receipt.label, last.receipt.filename
+        );
+        if ui.add_enabled(!self.busy(), button).on_hover_text(hover).clicked() {
+            actions.push(Action::UndoSubmit);
+        }
     }
 
     fn status_ui(&self, ui: &mut egui::Ui) {
@@ -259,6 +375,8 @@ impl KioskApp {
             Status::Hint(text) => (text.clone(), ui.visuals().text_color()),
             Status::Saving => ("Saving…".to_string(), ui.visuals().weak_text_color()),
             Status::Saved(r) => (format!("Saved {} — {}", r.label, r.filename), Color32::from_rgb(110, 210, 130)),
+            Status::Removing => ("Removing…".to_string(), ui.visuals().weak_text_color()),
+            Status::Removed(d) => (removed_text(d), Color32::from_rgb(255, 196, 80)),
             Status::Failed(text) => (text.clone(), Color32::from_rgb(255, 110, 100)),
         };
         ui.add(egui::Label::new(RichText::new(text).size(16.0).color(color)).wrap());
@@ -314,6 +432,16 @@ impl KioskApp {
     }
 }
 
+/// The status line after an undone submit: `Removed 7 — digit_7_….png (moved to trash/)`.
+fn removed_text(deleted: &Deleted) -> String {
+    let (label, name) = (deleted.sample.label, &deleted.sample.filename);
+    match &deleted.trashed {
+        Some(trashed) if trashed == name => format!("Removed {label} — {name} (moved to trash/)"),
+        Some(trashed) => format!("Removed {label} — {name} (moved to trash/ as {trashed})"),
+        None => format!("Removed {label} — {name} (its image was already missing)"),
+    }
+}
+
 /// The digit a number key (top row or keypad) stands for.
 fn digit_of_key(key: Key) -> Option<Digit> {
     let n: u8 = match key {
@@ -340,6 +468,7 @@ impl eframe::App for KioskApp {
         }
         self.first_frame_shown = true;
         self.poll_submit();
+        self.poll_undo();
         let mut actions = Self::keyboard_actions(&ctx);
         egui::CentralPanel::default().show(ui, |ui| {
             let available = ui.available_size();
