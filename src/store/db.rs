@@ -91,17 +91,8 @@ pub fn open_writer(path: &Path) -> Result<Connection> {
     // WAL: one fsync per commit, readers (stats, export) never block the writer.
     conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
     conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
-    if version > SCHEMA_VERSION {
-        // Said in plain words here: `migrate` can only say it through a rusqlite error.
-        return Err(Error::Corrupt {
-            folder: path.to_path_buf(),
-            message: format!(
-                "schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade digit-kiosk"
-            ),
-        });
-    }
-    migrate(&mut conn).map_err(&err)?;
+    let version = schema_version(&conn, path)?;
+    migrate(&mut conn, version).map_err(&err)?;
     Ok(conn)
 }
 
@@ -117,16 +108,7 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&err)?;
     conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(&err)?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::Corrupt {
-            folder: path.to_path_buf(),
-            message: format!(
-                "schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade digit-kiosk"
-            ),
-        });
-    }
-    if version < SCHEMA_VERSION {
+    if schema_version(&conn, path)? < SCHEMA_VERSION {
         return Err(Error::Corrupt {
             folder: path.to_path_buf(),
             message: "this database is from an older version; run `digit-kiosk check` once to migrate it".into(),
@@ -135,13 +117,23 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+/// The database's schema version; one newer than this program's is refused
+/// in plain words, before anything reads or migrates it.
+fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| db_err(path)(e))?;
     if version > SCHEMA_VERSION {
-        return Err(rusqlite::Error::InvalidParameterName(format!(
-            "schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade digit-kiosk"
-        )));
+        return Err(Error::Corrupt {
+            folder: path.to_path_buf(),
+            message: format!(
+                "schema version {version} is newer than this program's {SCHEMA_VERSION}; upgrade digit-kiosk"
+            ),
+        });
     }
+    Ok(version)
+}
+
+/// Runs the migrations from `version` (never newer than this program's) up.
+fn migrate(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
     for (from, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
         let tx = conn.transaction()?;
         step(&tx)?;

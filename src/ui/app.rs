@@ -182,14 +182,9 @@ impl KioskApp {
             client: "127.0.0.1".into(),
             session: Some(self.session.clone()),
         };
-        let (reply, answer) = mpsc::channel();
-        let (collector, ctx) = (self.collector.clone(), ctx.clone());
-        let spawned = std::thread::Builder::new().name("window-submit".into()).spawn(move || {
-            let _ = reply.send(collector.submit(submission)); // the window may have closed
-            ctx.request_repaint();
-        });
-        match spawned {
-            Ok(_) => {
+        let collector = self.collector.clone();
+        match in_background("window-submit", ctx, move || collector.submit(submission)) {
+            Ok(answer) => {
                 self.in_flight = Some(InFlight { strokes, answer, since: Instant::now() });
                 self.status = Status::Saving;
             }
@@ -202,12 +197,7 @@ impl KioskApp {
 
     /// Takes the answer of a submit in flight, if it has come.
     fn poll_submit(&mut self) {
-        let Some(flight) = &self.in_flight else { return };
-        let result = match flight.answer.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(crate::Error::WriterStopped),
-        };
+        let Some(result) = self.in_flight.as_ref().and_then(|f| answered(&f.answer)) else { return };
         let Some(flight) = self.in_flight.take() else { return };
         if self.options.timings_since.is_some() {
             eprintln!("timing: submit->saved {:.2} ms", flight.since.elapsed().as_secs_f64() * 1000.0);
@@ -244,14 +234,9 @@ impl KioskApp {
             return;
         }
         let Some(submitted) = self.submitted.pop() else { return };
-        let (reply, answer) = mpsc::channel();
-        let (collector, ctx, id) = (self.collector.clone(), ctx.clone(), submitted.receipt.id);
-        let spawned = std::thread::Builder::new().name("window-undo".into()).spawn(move || {
-            let _ = reply.send(collector.delete(id)); // the window may have closed
-            ctx.request_repaint();
-        });
-        match spawned {
-            Ok(_) => {
+        let (collector, id) = (self.collector.clone(), submitted.receipt.id);
+        match in_background("window-undo", ctx, move || collector.delete(id)) {
+            Ok(answer) => {
                 self.undoing = Some(Undoing { submitted, answer });
                 self.status = Status::Removing;
             }
@@ -264,12 +249,7 @@ impl KioskApp {
 
     /// Takes the answer of an undo in flight, if it has come.
     fn poll_undo(&mut self) {
-        let Some(undoing) = &self.undoing else { return };
-        let result = match undoing.answer.try_recv() {
-            Ok(result) => result,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Err(crate::Error::WriterStopped),
-        };
+        let Some(result) = self.undoing.as_ref().and_then(|u| answered(&u.answer)) else { return };
         let Some(Undoing { submitted, .. }) = self.undoing.take() else { return };
         self.status = match result {
             Ok(deleted) => {
@@ -439,6 +419,31 @@ fn removed_text(deleted: &Deleted) -> String {
         Some(trashed) if trashed == name => format!("Removed {label} — {name} (moved to trash/)"),
         Some(trashed) => format!("Removed {label} — {name} (moved to trash/ as {trashed})"),
         None => format!("Removed {label} — {name} (its image was already missing)"),
+    }
+}
+
+/// Runs a store operation on a named thread, so the window keeps drawing,
+/// and wakes the window when its answer is ready.
+fn in_background<T: Send + 'static>(
+    name: &str,
+    ctx: &egui::Context,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> std::io::Result<Receiver<Result<T>>> {
+    let (reply, answer) = mpsc::channel();
+    let ctx = ctx.clone();
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        let _ = reply.send(work()); // the window may have closed
+        ctx.request_repaint();
+    })?;
+    Ok(answer)
+}
+
+/// The answer of a background operation, once it has come.
+fn answered<T>(answer: &Receiver<Result<T>>) -> Option<Result<T>> {
+    match answer.try_recv() {
+        Ok(result) => Some(result),
+        Err(TryRecvError::Empty) => None,
+        Err(TryRecvError::Disconnected) => Some(Err(crate::Error::WriterStopped)),
     }
 }
 
