@@ -762,3 +762,32 @@ fn a_port_in_use_is_one_plain_error() {
     run.expect_code(1).expect_one_plain_error_line();
     assert!(run.stderr.contains("in use"), "{run}");
 }
+
+/// A class opening the page at once: connections arriving in a burst while
+/// some server threads are idle must all be served, not queued behind
+/// keep-alive connections that stay open.
+#[test]
+fn a_burst_of_keep_alive_connections_is_served_at_once() {
+    let station = Station::new();
+    for _ in 0..20 {
+        let mut c = station.client();
+        assert_eq!(c.get("/healthz").status, 200);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let answered: Vec<_> = (0..32)
+        .map(|_| {
+            let addr = station.addr;
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                let mut first = [0u8; 12];
+                let ok = std::io::Read::read_exact(&mut s, &mut first).is_ok() && &first == b"HTTP/1.1 200";
+                (ok, s) // keep the connection open, as a browser does
+            })
+        })
+        .collect();
+    let results: Vec<_> = answered.into_iter().map(|t| t.join().unwrap()).collect();
+    let unanswered = results.iter().filter(|(ok, _)| !ok).count();
+    assert_eq!(unanswered, 0, "{unanswered} of 32 connections got no answer within 3 s");
+}
