@@ -23,7 +23,11 @@ fn station() -> Station {
     let dir = tempfile::tempdir().unwrap();
     let paths = DataPaths::new(dir.path().join("data"));
     let collector = Collector::open(paths.clone()).unwrap();
-    Station { _dir: dir, paths, collector }
+    Station {
+        _dir: dir,
+        paths,
+        collector,
+    }
 }
 
 fn harness(station: &Station) -> Harness<'static, KioskApp> {
@@ -58,7 +62,10 @@ fn draw_in_one_frame(h: &mut Harness<'_, KioskApp>, points: &[(f32, f32)]) {
     for &(x, y) in rest {
         events.push(Event::PointerMoved(screen(rect, x, y)));
     }
-    let end = rest.last().map(|&(x, y)| screen(rect, x, y)).unwrap_or(start);
+    let end = rest
+        .last()
+        .map(|&(x, y)| screen(rect, x, y))
+        .unwrap_or(start);
     events.push(Event::PointerButton {
         pos: end,
         button: egui::PointerButton::Primary,
@@ -71,7 +78,9 @@ fn draw_in_one_frame(h: &mut Harness<'_, KioskApp>, points: &[(f32, f32)]) {
 
 fn wait_for_status(h: &mut Harness<'_, KioskApp>, text: &str) {
     for _ in 0..200 {
-        h.run();
+        // One frame at a time: the background thread's repaint request may
+        // land in any frame, which `run()` would count against its step limit.
+        h.step();
         if h.query_by_label_contains(text).is_some() {
             return;
         }
@@ -82,16 +91,26 @@ fn wait_for_status(h: &mut Harness<'_, KioskApp>, text: &str) {
 
 fn stored(paths: &DataPaths) -> Vec<(String, i64, String)> {
     let conn = rusqlite::Connection::open(paths.db()).unwrap();
-    let mut stmt = conn.prepare("SELECT filename, label, strokes FROM digit_samples ORDER BY id").unwrap();
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    let mut stmt = conn
+        .prepare("SELECT filename, label, strokes FROM digit_samples ORDER BY id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
 }
 
 fn file_count(paths: &DataPaths) -> usize {
-    std::fs::read_dir(paths.images()).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(paths.images())
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 fn csv_lines(paths: &DataPaths) -> usize {
-    std::fs::read_to_string(paths.csv()).unwrap().lines().count()
+    std::fs::read_to_string(paths.csv())
+        .unwrap()
+        .lines()
+        .count()
 }
 
 #[test]
@@ -99,11 +118,17 @@ fn a_fast_stroke_keeps_every_point_and_submits_with_ink_where_it_went() {
     let st = station();
     let mut h = harness(&st);
     // A diagonal of 40 points delivered in a single frame.
-    let points: Vec<(f32, f32)> = (0..40).map(|i| (40.0 + i as f32 * 5.0, 40.0 + i as f32 * 5.0)).collect();
+    let points: Vec<(f32, f32)> = (0..40)
+        .map(|i| (40.0 + i as f32 * 5.0, 40.0 + i as f32 * 5.0))
+        .collect();
     draw_in_one_frame(&mut h, &points);
     let strokes = &h.state().canvas_strokes();
     assert_eq!(strokes.len(), 1);
-    assert_eq!(strokes[0].points.len(), 40, "every pointer event of the frame is kept");
+    assert_eq!(
+        strokes[0].points.len(),
+        40,
+        "every pointer event of the frame is kept"
+    );
 
     h.get_by_label("7").click();
     h.run();
@@ -123,11 +148,18 @@ fn a_fast_stroke_keeps_every_point_and_submits_with_ink_where_it_went() {
     assert_eq!(png.get_pixel(140, 140).0[0], 255, "ink along the drag");
     assert_eq!(png.get_pixel(240, 40).0[0], 0, "no ink away from it");
     assert_eq!(csv_lines(&st.paths), 2, "header and one row");
-    assert!(std::fs::read_to_string(st.paths.csv()).unwrap().contains(filename.as_str()));
+    assert!(
+        std::fs::read_to_string(st.paths.csv())
+            .unwrap()
+            .contains(filename.as_str())
+    );
 
     h.run();
     assert!(h.query_by_label("Total: 1").is_some(), "the count shows 1");
-    assert!(h.state().canvas_strokes().is_empty(), "canvas cleared after submit");
+    assert!(
+        h.state().canvas_strokes().is_empty(),
+        "canvas cleared after submit"
+    );
 }
 
 #[test]
@@ -139,7 +171,11 @@ fn keyboard_picks_submits_undoes_and_clears() {
     assert_eq!(h.state().canvas_strokes().len(), 2);
     h.key_press(Key::Backspace);
     h.run();
-    assert_eq!(h.state().canvas_strokes().len(), 1, "Backspace undoes one stroke");
+    assert_eq!(
+        h.state().canvas_strokes().len(),
+        1,
+        "Backspace undoes one stroke"
+    );
     h.key_press(Key::Num4);
     h.run();
     h.key_press(Key::Enter);
@@ -161,7 +197,10 @@ fn submit_without_drawing_or_without_a_digit_is_refused_and_writes_nothing() {
     h.run();
     h.get_by_label("Submit").click();
     h.run();
-    assert!(h.query_by_label_contains("Draw a digit on the canvas first").is_some());
+    assert!(
+        h.query_by_label_contains("Draw a digit on the canvas first")
+            .is_some()
+    );
 
     let st2 = station();
     let mut h2 = harness(&st2);
@@ -204,7 +243,11 @@ fn a_tap_is_a_dot_and_a_failed_save_keeps_the_drawing() {
     h.run();
     h.key_press(Key::Enter);
     wait_for_status(&mut h, "Not saved");
-    assert_eq!(h.state().canvas_strokes().len(), 1, "drawing kept after a failed save");
+    assert_eq!(
+        h.state().canvas_strokes().len(),
+        1,
+        "drawing kept after a failed save"
+    );
     assert!(stored(&st.paths).is_empty());
 }
 
@@ -221,13 +264,20 @@ fn a_browser_submission_moves_the_window_counts_and_the_url_is_shown() {
     let server = digit_kiosk::web::Server::start(st.collector.clone(), &config).unwrap();
     let urls = server.urls();
     let collector = st.collector.clone();
-    let options = WindowOptions { served_urls: urls.clone(), ..WindowOptions::default() };
+    let options = WindowOptions {
+        served_urls: urls.clone(),
+        ..WindowOptions::default()
+    };
     let mut h = Harness::builder()
         .with_size(Vec2::new(1100.0, 900.0))
         .build_eframe(move |cc| KioskApp::new(cc, collector, options));
     h.run();
     assert!(h.query_by_label(&urls[0]).is_some(), "the URL as text");
-    assert!(h.query_by_label(&format!("QR code for {}", urls[0])).is_some(), "and as a QR code");
+    assert!(
+        h.query_by_label(&format!("QR code for {}", urls[0]))
+            .is_some(),
+        "and as a QR code"
+    );
     assert!(h.query_by_label("Total: 0").is_some());
 
     let body = r#"{"label": 3, "strokes": [[[100, 50, 0], [100, 230, 120]]]}"#;
@@ -242,7 +292,10 @@ fn a_browser_submission_moves_the_window_counts_and_the_url_is_shown() {
     tcp.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     h.run();
-    assert!(h.query_by_label("Total: 1").is_some(), "the web sample shows in the window");
+    assert!(
+        h.query_by_label("Total: 1").is_some(),
+        "the web sample shows in the window"
+    );
     server.stop();
 }
 
@@ -252,19 +305,35 @@ fn kiosk_mode_cancels_close_requests_and_leaves_only_after_a_three_second_hold()
     use std::time::{Duration, Instant};
     let st = station();
     let collector = st.collector.clone();
-    let options = WindowOptions { kiosk: true, ..WindowOptions::default() };
+    let options = WindowOptions {
+        kiosk: true,
+        ..WindowOptions::default()
+    };
     let mut h = Harness::builder()
         .with_size(Vec2::new(1100.0, 760.0))
         .build_eframe(move |cc| KioskApp::new(cc, collector, options));
     h.run();
     let commands = |h: &Harness<'_, KioskApp>| {
-        h.output().viewport_output.get(&ViewportId::ROOT).map(|v| v.commands.clone()).unwrap_or_default()
+        h.output()
+            .viewport_output
+            .get(&ViewportId::ROOT)
+            .map(|v| v.commands.clone())
+            .unwrap_or_default()
     };
 
     // Alt+F4 or the window manager's close: cancelled.
-    h.input_mut().viewports.entry(ViewportId::ROOT).or_default().events.push(ViewportEvent::Close);
+    h.input_mut()
+        .viewports
+        .entry(ViewportId::ROOT)
+        .or_default()
+        .events
+        .push(ViewportEvent::Close);
     h.step();
-    assert!(commands(&h).contains(&ViewportCommand::CancelClose), "{:?}", commands(&h));
+    assert!(
+        commands(&h).contains(&ViewportCommand::CancelClose),
+        "{:?}",
+        commands(&h)
+    );
 
     // Holding the corner control: nothing before three seconds, Close after.
     let pos = h.get_by_label("Hold to exit").rect().center();
@@ -284,7 +353,10 @@ fn kiosk_mode_cancels_close_requests_and_leaves_only_after_a_three_second_hold()
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(closed_after >= Duration::from_secs(3), "closed after only {closed_after:?}");
+    assert!(
+        closed_after >= Duration::from_secs(3),
+        "closed after only {closed_after:?}"
+    );
 }
 
 /// What `check` finds once the window's collector has stopped.
@@ -298,7 +370,10 @@ fn check_problems(st: &Station) -> Vec<String> {
 fn undo_last_submit_removes_the_sample_and_puts_the_drawing_back() {
     let st = station();
     let mut h = harness(&st);
-    assert!(h.query_by_label("Undo last submit").is_none(), "nothing to undo before a submit");
+    assert!(
+        h.query_by_label("Undo last submit").is_none(),
+        "nothing to undo before a submit"
+    );
     draw_in_one_frame(&mut h, &[(100.0, 60.0), (100.0, 220.0)]);
     draw_in_one_frame(&mut h, &[(60.0, 60.0), (140.0, 60.0)]);
     let drawn = h.state().canvas_strokes().to_vec();
@@ -313,18 +388,36 @@ fn undo_last_submit_removes_the_sample_and_puts_the_drawing_back() {
     h.get_by_label("Undo last submit").click();
     wait_for_status(&mut h, "Removed 7");
     assert!(
-        h.query_by_label(&format!("Removed 7 — {filename} (moved to trash/)")).is_some(),
+        h.query_by_label(&format!("Removed 7 — {filename} (moved to trash/)"))
+            .is_some(),
         "the status line names the file and where it went"
     );
     assert!(stored(&st.paths).is_empty(), "the row is gone");
     assert_eq!(file_count(&st.paths), 0, "images/ is empty");
-    assert!(st.paths.trash().join(&filename).is_file(), "the PNG is in trash/");
+    assert!(
+        st.paths.trash().join(&filename).is_file(),
+        "the PNG is in trash/"
+    );
     assert_eq!(csv_lines(&st.paths), 1, "labels.csv is back to its header");
-    assert!(!std::fs::read_to_string(st.paths.csv()).unwrap().contains(filename.as_str()));
-    assert!(h.query_by_label("Total: 0").is_some(), "the count is back to 0");
+    assert!(
+        !std::fs::read_to_string(st.paths.csv())
+            .unwrap()
+            .contains(filename.as_str())
+    );
+    assert!(
+        h.query_by_label("Total: 0").is_some(),
+        "the count is back to 0"
+    );
     assert_eq!(st.collector.counts(), [0; 10]);
-    assert_eq!(h.state().canvas_strokes(), drawn.as_slice(), "the drawing is back on the canvas");
-    assert!(h.query_by_label("Undo last submit").is_none(), "nothing left to undo");
+    assert_eq!(
+        h.state().canvas_strokes(),
+        drawn.as_slice(),
+        "the drawing is back on the canvas"
+    );
+    assert!(
+        h.query_by_label("Undo last submit").is_none(),
+        "nothing left to undo"
+    );
 
     // Fix the label and submit the same drawing again.
     h.get_by_label("1").click();
@@ -338,7 +431,11 @@ fn undo_last_submit_removes_the_sample_and_puts_the_drawing_back() {
     assert_eq!(file_count(&st.paths), 1);
     h.run();
     assert!(h.query_by_label("Total: 1").is_some());
-    assert_eq!(check_problems(&st), Vec::<String>::new(), "check finds nothing wrong");
+    assert_eq!(
+        check_problems(&st),
+        Vec::<String>::new(),
+        "check finds nothing wrong"
+    );
 }
 
 #[test]
@@ -376,7 +473,10 @@ fn ctrl_z_takes_back_only_this_windows_submits_of_this_session() {
     // With a new drawing on the canvas it asks for the canvas to be cleared first.
     draw_in_one_frame(&mut h, &[(60.0, 60.0), (140.0, 60.0)]);
     ctrl_z(&mut h);
-    assert!(h.query_by_label_contains("Clear the canvas first").is_some());
+    assert!(
+        h.query_by_label_contains("Clear the canvas first")
+            .is_some()
+    );
     assert_eq!(stored(&st.paths).len(), 3, "nothing removed");
     h.key_press(Key::Escape);
     h.run();
