@@ -26,8 +26,10 @@ const PHASE: &str = "DIGIT_KIOSK_BENCH_PHASE";
 const RUNS: usize = 3;
 
 fn main() {
-    let samples: usize =
-        std::env::var("DIGIT_KIOSK_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let samples: usize = std::env::var("DIGIT_KIOSK_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("export-bench-{samples}"));
     let paths = DataPaths::new(root.join("data"));
     let out = root.join("mnist");
@@ -41,15 +43,24 @@ fn main() {
         let _ = std::fs::remove_dir_all(&root); // a partial folder from an interrupted run
         let started = Instant::now();
         fill(&paths, samples);
-        println!("made {samples} samples through the collector in {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "made {samples} samples through the collector in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     } else {
         println!("reusing {samples} samples in {}", paths.root.display());
     }
 
     let exe = std::env::current_exe().expect("the bench's own path");
     for run in 1..=RUNS {
-        let child = Command::new(&exe).env(PHASE, "export").output().expect("run the export phase");
-        print!("run {run}/{RUNS}: {}", String::from_utf8_lossy(&child.stdout));
+        let child = Command::new(&exe)
+            .env(PHASE, "export")
+            .output()
+            .expect("run the export phase");
+        print!(
+            "run {run}/{RUNS}: {}",
+            String::from_utf8_lossy(&child.stdout)
+        );
         if !child.status.success() {
             eprintln!("{}", String::from_utf8_lossy(&child.stderr));
             std::process::exit(1);
@@ -63,7 +74,12 @@ fn export_once(paths: &DataPaths, out: &Path) {
     let summary = export::run(paths, &ExportOptions::new(Format::Mnist, out)).expect("export");
     let took = started.elapsed().as_secs_f64();
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let peak = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown").trim().to_string();
+    let peak = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .unwrap_or("VmHWM: unknown")
+        .trim()
+        .to_string();
     println!(
         "export mnist of {} samples: {took:.2} s ({:.0} samples/s), peak memory {}",
         summary.total(),
@@ -76,7 +92,9 @@ fn existing(paths: &DataPaths) -> Option<usize> {
     if !paths.db().exists() {
         return None;
     }
-    store::read(paths, db::summary).ok().map(|s| s.total as usize)
+    store::read(paths, db::summary)
+        .ok()
+        .map(|s| s.total as usize)
 }
 
 /// Submits `n` drawings from 64 threads; each thread is one "browser"
@@ -90,7 +108,8 @@ fn fill(paths: &DataPaths, n: usize) {
             let work = move || {
                 for i in (t..n).step_by(threads) {
                     let label = (i % 10) as u8;
-                    let session = Session::new(&format!("writer-{}", i / 25)).expect("a valid session");
+                    let session =
+                        Session::new(&format!("writer-{}", i / 25)).expect("a valid session");
                     collector
                         .submit(Submission {
                             label: Digit::try_from(label).expect("0-9"),
@@ -102,7 +121,10 @@ fn fill(paths: &DataPaths, n: usize) {
                         .expect("stored");
                 }
             };
-            std::thread::Builder::new().name(format!("fill-{t}")).spawn_scoped(scope, work).expect("a thread");
+            std::thread::Builder::new()
+                .name(format!("fill-{t}"))
+                .spawn_scoped(scope, work)
+                .expect("a thread");
         }
     });
     collector.shutdown();
@@ -146,5 +168,9 @@ fn digit_like(label: u8, seed: u64) -> Sketch {
             }
         })
         .collect();
-    Sketch::new(vec![Stroke { pointer: None, points: pts }]).expect("a valid sketch")
+    Sketch::new(vec![Stroke {
+        pointer: None,
+        points: pts,
+    }])
+    .expect("a valid sketch")
 }

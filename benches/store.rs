@@ -25,7 +25,10 @@ use digit_kiosk::store::{DataPaths, NewSample, Source};
 
 fn main() {
     let sketch = eight();
-    println!("digit-kiosk store benchmarks ({} points per sample)", sketch.point_count());
+    println!(
+        "digit-kiosk store benchmarks ({} points per sample)",
+        sketch.point_count()
+    );
     println!();
 
     let raster_times = time_each(3000, || {
@@ -36,29 +39,56 @@ fn main() {
         let png = raster::encode_png(&raster::rasterize(&sketch));
         std::hint::black_box(sha256_hex(&png));
     });
-    report("rasterise + PNG + SHA-256", &prepare_times, "what each submitter does before the writer");
+    report(
+        "rasterise + PNG + SHA-256",
+        &prepare_times,
+        "what each submitter does before the writer",
+    );
     println!();
 
-    let samples = std::env::var("DIGIT_KIOSK_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(4000usize);
+    let samples = std::env::var("DIGIT_KIOSK_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000usize);
     // Every run's folder is kept until the end: without a journal (as on the
     // development machine), ext4 will not reuse an inode deleted in the last
     // 30 s and scans past each one on every file it creates, so deleting one
     // run's thousands of files would slow the next run's creates.
     let mut folders = Vec::new();
     for (submitters, store_only) in [(1usize, false), (32, false), (1, true), (32, true)] {
-        let n = if submitters == 1 { samples / 2 } else { samples };
+        let n = if submitters == 1 {
+            samples / 2
+        } else {
+            samples
+        };
         let run = store_run(&sketch, submitters, n, store_only, &mut folders);
-        let what = if store_only { "Collector::store (PNG made)" } else { "Collector::submit" };
+        let what = if store_only {
+            "Collector::store (PNG made)"
+        } else {
+            "Collector::submit"
+        };
         println!(
             "{what:<28} {submitters:>2} submitter(s): {:>5} samples in {:>5.2} s = {:>5.0} durable samples/s{}",
             run.count,
             run.elapsed.as_secs_f64(),
             run.count as f64 / run.elapsed.as_secs_f64(),
-            if submitters == 32 { "  (target >= 3000/s)" } else { "" }
+            if submitters == 32 {
+                "  (target >= 3000/s)"
+            } else {
+                ""
+            }
         );
         let mut latencies = run.latencies;
         latencies.sort();
-        report("  latency", &latencies, if submitters == 1 { "target p99 < 10 ms" } else { "" });
+        report(
+            "  latency",
+            &latencies,
+            if submitters == 1 {
+                "target p99 < 10 ms"
+            } else {
+                ""
+            },
+        );
     }
 }
 
@@ -76,9 +106,15 @@ fn store_run(
     store_only: bool,
     folders: &mut Vec<tempfile::TempDir>,
 ) -> Run {
-    let base = std::env::var_os("DIGIT_KIOSK_BENCH_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-    let dir = tempfile::Builder::new().prefix("digit-kiosk-bench-").tempdir_in(base).expect("temporary folder");
-    let collector = Collector::open(DataPaths::new(dir.path().join("data"))).expect("open the data folder");
+    let base = std::env::var_os("DIGIT_KIOSK_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("digit-kiosk-bench-")
+        .tempdir_in(base)
+        .expect("temporary folder");
+    let collector =
+        Collector::open(DataPaths::new(dir.path().join("data"))).expect("open the data folder");
     let sample = Arc::new(new_sample(sketch));
     let submission = Arc::new(Submission {
         label: Digit::try_from(8u8).expect("a digit"),
@@ -88,13 +124,16 @@ fn store_run(
         session: Some(Session::new("bench").expect("a session id")),
     });
     for _ in 0..20 {
-        collector.submit((*submission).clone()).expect("warm-up sample stored");
+        collector
+            .submit((*submission).clone())
+            .expect("warm-up sample stored");
     }
     let per_thread = n / submitters;
     let start = Instant::now();
     let threads: Vec<_> = (0..submitters)
         .map(|_| {
-            let (collector, submission, sample) = (collector.clone(), submission.clone(), sample.clone());
+            let (collector, submission, sample) =
+                (collector.clone(), submission.clone(), sample.clone());
             std::thread::spawn(move || {
                 (0..per_thread)
                     .map(|_| {
@@ -102,7 +141,9 @@ fn store_run(
                         if store_only {
                             collector.store((*sample).clone()).expect("sample stored");
                         } else {
-                            collector.submit((*submission).clone()).expect("sample stored");
+                            collector
+                                .submit((*submission).clone())
+                                .expect("sample stored");
                         }
                         t.elapsed()
                     })
@@ -110,7 +151,10 @@ fn store_run(
             })
         })
         .collect();
-    let latencies: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().expect("submitter thread")).collect();
+    let latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("submitter thread"))
+        .collect();
     let elapsed = start.elapsed();
     collector.shutdown();
     if std::env::var_os("DIGIT_KIOSK_BENCH_KEEP").is_some() {
@@ -119,7 +163,11 @@ fn store_run(
     } else {
         folders.push(dir);
     }
-    Run { count: latencies.len(), elapsed, latencies }
+    Run {
+        count: latencies.len(),
+        elapsed,
+        latencies,
+    }
 }
 
 fn time_each(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
@@ -162,9 +210,18 @@ fn eight() -> Sketch {
         // A lemniscate-like figure, upright, filling most of the canvas.
         let x = 140.0 + 60.0 * (a).sin() * (a).cos() * 1.6;
         let y = 140.0 - 95.0 * (a).cos();
-        points.push(Point { x, y, t: f64::from(i) * 12.0, pressure: Some(0.5) });
+        points.push(Point {
+            x,
+            y,
+            t: f64::from(i) * 12.0,
+            pressure: Some(0.5),
+        });
     }
-    Sketch::new(vec![Stroke { pointer: Some(PointerKind::Pen), points }]).expect("a valid sketch")
+    Sketch::new(vec![Stroke {
+        pointer: Some(PointerKind::Pen),
+        points,
+    }])
+    .expect("a valid sketch")
 }
 
 /// The sample `Collector::submit` would make of `sketch`, made once: the

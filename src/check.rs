@@ -51,10 +51,19 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::MissingImage(n) => write!(f, "missing image: images/{n} has a row but no file"),
-            Problem::OrphanImage(n) => write!(f, "orphan image: images/{n} has no row (left in place)"),
-            Problem::ChangedImage(n) => write!(f, "changed image: images/{n} does not match its recorded SHA-256"),
-            Problem::DuplicateRow(n) => write!(f, "duplicate rows: {n} is named by more than one row"),
+            Problem::MissingImage(n) => {
+                write!(f, "missing image: images/{n} has a row but no file")
+            }
+            Problem::OrphanImage(n) => {
+                write!(f, "orphan image: images/{n} has no row (left in place)")
+            }
+            Problem::ChangedImage(n) => write!(
+                f,
+                "changed image: images/{n} does not match its recorded SHA-256"
+            ),
+            Problem::DuplicateRow(n) => {
+                write!(f, "duplicate rows: {n} is named by more than one row")
+            }
             Problem::CsvMissing(n) => write!(f, "labels.csv lacks the row of {n}"),
             Problem::CsvExtra(n) => write!(f, "labels.csv has a line for {n}, which has no row"),
             Problem::CsvDifferent(n) => write!(f, "labels.csv line for {n} differs from its row"),
@@ -83,7 +92,10 @@ pub struct Report {
 /// running kiosk is named) and finishes any write a crash interrupted.
 pub fn run(paths: &DataPaths, repair: bool) -> Result<Report> {
     if !paths.root.is_dir() {
-        return Err(Error::Usage(format!("no data folder at `{}`", paths.root.display())));
+        return Err(Error::Usage(format!(
+            "no data folder at `{}`",
+            paths.root.display()
+        )));
     }
     let mut store = Store::open(paths.clone())?;
     let mut report = inspect(&store)?;
@@ -126,9 +138,17 @@ fn inspect(store: &Store) -> Result<Report> {
             }
         }
     }
-    problems.extend(on_disk.iter().filter(|n| !seen.contains(n.as_str())).map(|n| Problem::OrphanImage(n.clone())));
+    problems.extend(
+        on_disk
+            .iter()
+            .filter(|n| !seen.contains(n.as_str()))
+            .map(|n| Problem::OrphanImage(n.clone())),
+    );
 
-    let expected: Vec<CsvRow> = samples.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
+    let expected: Vec<CsvRow> = samples
+        .iter()
+        .map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip))
+        .collect();
     match files::read_csv(&paths.csv()) {
         Err(e) => problems.push(Problem::CsvUnreadable(e.to_string())),
         Ok((rows, torn)) => {
@@ -140,7 +160,12 @@ fn inspect(store: &Store) -> Result<Report> {
     }
     problems.sort();
     problems.dedup();
-    Ok(Report { samples: samples.len(), problems, repaired_csv: false, recovered: Vec::new() })
+    Ok(Report {
+        samples: samples.len(),
+        problems,
+        repaired_csv: false,
+        recovered: Vec::new(),
+    })
 }
 
 fn compare_csv(expected: &[CsvRow], rows: &[CsvRow]) -> Vec<Problem> {
@@ -150,7 +175,9 @@ fn compare_csv(expected: &[CsvRow], rows: &[CsvRow]) -> Vec<Problem> {
     for want in expected {
         match by_name.get(want.filename.as_str()) {
             None => problems.push(Problem::CsvMissing(want.filename.clone())),
-            Some(got) if *got != want => problems.push(Problem::CsvDifferent(want.filename.clone())),
+            Some(got) if *got != want => {
+                problems.push(Problem::CsvDifferent(want.filename.clone()))
+            }
             Some(_) => {}
         }
     }

@@ -30,15 +30,24 @@ pub struct Session(String);
 impl Session {
     /// Checks a session id sent by a client.
     pub fn new(id: &str) -> Result<Self> {
-        let ok =
-            (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok { Ok(Self(id.to_string())) } else { Err(Error::BadSession) }
+        let ok = (1..=64).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(Self(id.to_string()))
+        } else {
+            Err(Error::BadSession)
+        }
     }
 
     /// A fresh id for a new participant: the UTC instant, unique enough for
     /// one station and readable in reports.
     pub fn fresh(prefix: &str) -> Self {
-        Self(format!("{prefix}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f")))
+        Self(format!(
+            "{prefix}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%6f")
+        ))
     }
 
     /// The id.
@@ -85,7 +94,10 @@ enum Work {
     /// Commit a prepared sample, in a batch with whatever else is waiting.
     Store(Job),
     /// Delete one sample.
-    Delete { id: i64, reply: SyncSender<Result<Deleted>> },
+    Delete {
+        id: i64,
+        reply: SyncSender<Result<Deleted>>,
+    },
 }
 
 struct Shared {
@@ -130,9 +142,18 @@ impl Collector {
     /// committed, CSV line appended. Checks were done when the submission's
     /// parts were made; here the PNG is made and handed to the writer.
     pub fn submit(&self, submission: Submission) -> Result<Receipt> {
-        let Submission { label, drawing, source, client, session } = submission;
+        let Submission {
+            label,
+            drawing,
+            source,
+            client,
+            session,
+        } = submission;
         let (image, strokes) = match &drawing {
-            Drawing::Strokes(sketch) => (raster::rasterize(sketch), Some(sketch.to_json().to_string())),
+            Drawing::Strokes(sketch) => (
+                raster::rasterize(sketch),
+                Some(sketch.to_json().to_string()),
+            ),
             Drawing::Pixels(image) => (image.clone(), None),
         };
         let png = raster::encode_png(&image);
@@ -160,7 +181,10 @@ impl Collector {
         }
         let pending = self.shared.names.prepare(sample)?;
         let (reply, answer) = mpsc::sync_channel(1);
-        let job = Work::Store(Job { sample: pending, reply });
+        let job = Work::Store(Job {
+            sample: pending,
+            reply,
+        });
         let unsent = match lock(&self.shared.sender).as_ref() {
             Some(sender) => sender.send(job).err().map(|e| e.0),
             None => Some(job),
@@ -225,7 +249,8 @@ fn write_loop(mut store: Store, jobs: Receiver<Work>, shared: std::sync::Weak<Sh
             Work::Delete { id, reply } => {
                 let result = store.delete(id);
                 if let (Ok(deleted), Some(shared)) = (&result, shared.upgrade()) {
-                    if let Some(n) = lock(&shared.counts).get_mut(usize::from(deleted.sample.label)) {
+                    if let Some(n) = lock(&shared.counts).get_mut(usize::from(deleted.sample.label))
+                    {
                         *n = n.saturating_sub(1);
                     }
                     for listener in lock(&shared.listeners).iter() {
@@ -247,7 +272,8 @@ fn write_loop(mut store: Store, jobs: Receiver<Work>, shared: std::sync::Weak<Sh
                 Err(_) => break,
             }
         }
-        let (samples, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|j| (j.sample, j.reply)).unzip();
+        let (samples, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|j| (j.sample, j.reply)).unzip();
         let results = store.commit(samples);
         if let Some(shared) = shared.upgrade() {
             let mut counts = lock(&shared.counts);
@@ -269,7 +295,10 @@ fn write_loop(mut store: Store, jobs: Receiver<Work>, shared: std::sync::Weak<Sh
 
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the

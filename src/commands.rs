@@ -24,7 +24,10 @@ pub fn stats(paths: &DataPaths, json: bool, out: &mut impl Write) -> Result<()> 
             let bar = "█".repeat(usize::try_from(n * 40 / most).unwrap_or(0));
             s += &format!("{digit}  {n:>7}  {bar}\n");
         }
-        s += &format!("total     {}\nsessions  {}\n", summary.total, summary.sessions);
+        s += &format!(
+            "total     {}\nsessions  {}\n",
+            summary.total, summary.sessions
+        );
         s += &format!("first     {}\n", summary.first.as_deref().unwrap_or("-"));
         s += &format!("last      {}\n", summary.last.as_deref().unwrap_or("-"));
         s
@@ -46,7 +49,10 @@ pub fn check(paths: &DataPaths, repair: bool, out: &mut impl Write) -> Result<bo
         text += &format!("{problem}\n");
     }
     text += &match report.problems.len() {
-        0 => format!("ok: {} samples; database, labels.csv and images agree\n", report.samples),
+        0 => format!(
+            "ok: {} samples; database, labels.csv and images agree\n",
+            report.samples
+        ),
         n => format!(
             "{n} problem(s) in {} samples{}\n",
             report.samples,
@@ -65,7 +71,10 @@ pub fn check(paths: &DataPaths, repair: bool, out: &mut impl Write) -> Result<bo
 pub fn export(paths: &DataPaths, options: &ExportOptions, out: &mut impl Write) -> Result<()> {
     let started = std::time::Instant::now();
     let summary = export::run(paths, options)?;
-    write_out(out, &export::summary_text(&summary, options, started.elapsed()))
+    write_out(
+        out,
+        &export::summary_text(&summary, options, started.elapsed()),
+    )
 }
 
 /// `merge SRC... --into DIR`: merges and prints what happened; `Ok(false)`
@@ -91,18 +100,28 @@ pub fn merge(sources: &[PathBuf], into: &Path, out: &mut impl Write) -> Result<b
         text += "\n";
     }
     let merged: u64 = report.sources.iter().map(|s| s.merged).sum();
-    text += &format!("merged {merged} samples into `{}`, which now holds {}\n", into.display(), report.check.samples);
+    text += &format!(
+        "merged {merged} samples into `{}`, which now holds {}\n",
+        into.display(),
+        report.check.samples
+    );
     for problem in &report.check.problems {
         text += &format!("{problem}\n");
     }
-    text += if report.check.problems.is_empty() { "check: ok\n" } else { "check: problems remain (see above)\n" };
+    text += if report.check.problems.is_empty() {
+        "check: ok\n"
+    } else {
+        "check: problems remain (see above)\n"
+    };
     write_out(out, &text)?;
     Ok(report.check.problems.is_empty())
 }
 
 fn write_out(out: &mut impl Write, text: &str) -> Result<()> {
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("write", "standard output", e)),
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("write", "standard output", e))
+        }
         _ => Ok(()), // a closed pipe (`| head`) is not an error
     }
 }

@@ -67,15 +67,33 @@ mod tests {
     use super::*;
 
     fn args(lan: bool, port: u16, addr: Option<&str>) -> ServeArgs {
-        ServeArgs { lan, port, addr: addr.map(|a| a.parse().unwrap()), rate_limit: 60 }
+        ServeArgs {
+            lan,
+            port,
+            addr: addr.map(|a| a.parse().unwrap()),
+            rate_limit: 60,
+        }
     }
 
     #[test]
     fn loopback_by_default_all_interfaces_with_lan_addr_overrides() {
-        assert_eq!(args(false, 5000, None).config().unwrap().addr.to_string(), "127.0.0.1:5000");
+        assert_eq!(
+            args(false, 5000, None).config().unwrap().addr.to_string(),
+            "127.0.0.1:5000"
+        );
         let lan = args(true, 8080, None).config().unwrap();
-        assert_eq!((lan.addr.to_string().as_str(), lan.lan), ("0.0.0.0:8080", true));
-        assert_eq!(args(false, 5000, Some("127.0.0.1:0")).config().unwrap().addr.port(), 0);
+        assert_eq!(
+            (lan.addr.to_string().as_str(), lan.lan),
+            ("0.0.0.0:8080", true)
+        );
+        assert_eq!(
+            args(false, 5000, Some("127.0.0.1:0"))
+                .config()
+                .unwrap()
+                .addr
+                .port(),
+            0
+        );
         assert!(args(false, 1, Some("10.1.2.3:9000")).config().unwrap().lan);
         assert!(args(true, 1, Some("127.0.0.1:9000")).config().is_err());
     }

@@ -29,14 +29,20 @@ impl Digit {
 impl TryFrom<u8> for Digit {
     type Error = Error;
     fn try_from(value: u8) -> Result<Self, Error> {
-        if value <= 9 { Ok(Digit(value)) } else { Err(Error::BadLabel(value.to_string())) }
+        if value <= 9 {
+            Ok(Digit(value))
+        } else {
+            Err(Error::BadLabel(value.to_string()))
+        }
     }
 }
 
 impl TryFrom<i64> for Digit {
     type Error = Error;
     fn try_from(value: i64) -> Result<Self, Error> {
-        u8::try_from(value).map_err(|_| Error::BadLabel(value.to_string())).and_then(Digit::try_from)
+        u8::try_from(value)
+            .map_err(|_| Error::BadLabel(value.to_string()))
+            .and_then(Digit::try_from)
     }
 }
 

@@ -93,13 +93,21 @@ impl Error {
     pub fn is_bad_input(&self) -> bool {
         matches!(
             self,
-            Error::BadLabel(_) | Error::BadSketch(_) | Error::BadImage(_) | Error::BadSession | Error::NothingDrawn
+            Error::BadLabel(_)
+                | Error::BadSketch(_)
+                | Error::BadImage(_)
+                | Error::BadSession
+                | Error::NothingDrawn
         )
     }
 
     /// Wraps an I/O error with the action and path a person needs to act on it.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -53,11 +53,16 @@ fn run(cli: Cli, launched: Instant) -> digit_kiosk::Result<bool> {
             ui::ensure_display()?;
             let endpoint = match (cli.serve, cli.endpoint.lan || cli.endpoint.addr.is_some()) {
                 (true, _) => Some(cli.endpoint.config()?),
-                (false, true) => return Err(Error::Usage("--lan and --addr belong with --serve".into())),
+                (false, true) => {
+                    return Err(Error::Usage("--lan and --addr belong with --serve".into()));
+                }
                 (false, false) => None,
             };
             let collector = Collector::open(paths)?;
-            let server = match endpoint.map(|config| web::Server::start(collector.clone(), &config)).transpose() {
+            let server = match endpoint
+                .map(|config| web::Server::start(collector.clone(), &config))
+                .transpose()
+            {
                 Ok(server) => server,
                 Err(e) => {
                     collector.shutdown();
@@ -78,10 +83,13 @@ fn run(cli: Cli, launched: Instant) -> digit_kiosk::Result<bool> {
         }
         Some(Command::Stats(args)) => commands::stats(&paths, args.json, &mut out).map(|()| true),
         Some(Command::Check(args)) => commands::check(&paths, args.repair, &mut out),
-        Some(Command::Export(args)) => commands::export(&paths, &args.options()?, &mut out).map(|()| true),
+        Some(Command::Export(args)) => {
+            commands::export(&paths, &args.options()?, &mut out).map(|()| true)
+        }
         Some(Command::Merge(args)) => commands::merge(&args.sources, &args.into, &mut out),
         Some(Command::Serve(args)) => {
-            digit_kiosk::web::serve_until_interrupted(paths, &args.config()?, &mut out).map(|()| true)
+            digit_kiosk::web::serve_until_interrupted(paths, &args.config()?, &mut out)
+                .map(|()| true)
         }
     }
 }

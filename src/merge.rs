@@ -65,7 +65,10 @@ pub struct MergeReport {
 pub fn run(sources: &[PathBuf], into: &Path) -> Result<MergeReport> {
     for source in sources {
         if !DataPaths::new(source).db().is_file() {
-            return Err(Error::Usage(format!("`{}` is not a data folder: it has no digits.db", source.display())));
+            return Err(Error::Usage(format!(
+                "`{}` is not a data folder: it has no digits.db",
+                source.display()
+            )));
         }
     }
     let stations = station_names(sources);
@@ -75,7 +78,10 @@ pub fn run(sources: &[PathBuf], into: &Path) -> Result<MergeReport> {
     collector.shutdown();
     let reports = outcome?;
     let check = check::run(&dest, false)?;
-    Ok(MergeReport { sources: reports, check })
+    Ok(MergeReport {
+        sources: reports,
+        check,
+    })
 }
 
 fn merge_into(
@@ -92,7 +98,9 @@ fn merge_into(
         taken.insert(row.filename.clone());
         let hash = match &row.sha256 {
             Some(h) => Some(h.clone()),
-            None => fs::read(dest.image(&row.filename)).ok().map(|b| sha256_hex(&b)),
+            None => fs::read(dest.image(&row.filename))
+                .ok()
+                .map(|b| sha256_hex(&b)),
         };
         seen.extend(hash);
     }
@@ -105,31 +113,46 @@ fn merge_into(
             let (receive, failure) = (&receive, &failure);
             let storer = move || {
                 loop {
-                    let next = receive.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let next = receive
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .recv();
                     let Ok(sample) = next else { break };
                     if let Err(e) = collector.store(sample) {
-                        failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+                        failure
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .get_or_insert(e);
                     }
                 }
             };
-            if let Err(e) = std::thread::Builder::new().name(format!("merge-{n}")).spawn_scoped(scope, storer) {
-                failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(Error::io(
-                    "start a thread for",
-                    dest.root.clone(),
-                    e,
-                ));
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("merge-{n}"))
+                .spawn_scoped(scope, storer)
+            {
+                failure
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert(Error::io("start a thread for", dest.root.clone(), e));
                 break;
             }
         }
         let mut reports = Vec::new();
         for (source, station) in sources.iter().zip(stations) {
-            if failure.lock().unwrap_or_else(PoisonError::into_inner).is_some() {
+            if failure
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some()
+            {
                 break;
             }
             match plan_source(source, station, dest, &mut seen, &mut taken, &send) {
                 Ok(report) => reports.push(report),
                 Err(e) => {
-                    failure.lock().unwrap_or_else(PoisonError::into_inner).get_or_insert(e);
+                    failure
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .get_or_insert(e);
                     break;
                 }
             }
@@ -182,7 +205,13 @@ fn plan_source(
     Ok(report)
 }
 
-fn new_sample(row: SampleRow, png: Vec<u8>, sha256: String, name: String, station: &str) -> Result<NewSample> {
+fn new_sample(
+    row: SampleRow,
+    png: Vec<u8>,
+    sha256: String,
+    name: String,
+    station: &str,
+) -> Result<NewSample> {
     Ok(NewSample {
         label: Digit::try_from(row.label)?,
         png,
@@ -215,8 +244,15 @@ fn free_name(name: &str, dest: &DataPaths, taken: &mut HashSet<String>) -> Strin
 /// Each source's folder name; where two differ in path but share a name,
 /// their parent's name is put before it (`kiosk1/data`).
 fn station_names(sources: &[PathBuf]) -> Vec<String> {
-    let full: Vec<PathBuf> = sources.iter().map(|s| fs::canonicalize(s).unwrap_or_else(|_| s.clone())).collect();
-    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "station".into());
+    let full: Vec<PathBuf> = sources
+        .iter()
+        .map(|s| fs::canonicalize(s).unwrap_or_else(|_| s.clone()))
+        .collect();
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "station".into())
+    };
     full.iter()
         .map(|p| {
             let clash = full.iter().any(|q| q != p && name(q) == name(p));

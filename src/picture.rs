@@ -27,7 +27,9 @@ const DATA_URL_PREFIX: &str = "data:image/png;base64,";
 /// Decodes a `data:image/png;base64,...` URL into PNG bytes.
 pub fn png_from_data_url(url: &str) -> Result<Vec<u8>, Error> {
     let Some(b64) = url.strip_prefix(DATA_URL_PREFIX) else {
-        return Err(Error::BadImage("image must be a data:image/png;base64,... URL".into()));
+        return Err(Error::BadImage(
+            "image must be a data:image/png;base64,... URL".into(),
+        ));
     };
     base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
@@ -45,17 +47,22 @@ pub fn normalize_png(bytes: &[u8]) -> Result<GrayImage, Error> {
     limits.max_alloc = Some(MAX_DECODER_ALLOC);
     reader.limits(limits);
     let decoded = reader.decode().map_err(|e| match e {
-        image::ImageError::Limits(_) => Error::BadImage(format!("image is larger than {MAX_SIDE}×{MAX_SIDE} pixels")),
+        image::ImageError::Limits(_) => {
+            Error::BadImage(format!("image is larger than {MAX_SIDE}×{MAX_SIDE} pixels"))
+        }
         _ => Error::BadImage("image is not a readable PNG".into()),
     })?;
     let mut gray = gray_on_black(decoded);
-    let mean = gray.pixels().map(|p| u64::from(p.0[0])).sum::<u64>() / u64::from(gray.width() * gray.height()).max(1);
+    let mean = gray.pixels().map(|p| u64::from(p.0[0])).sum::<u64>()
+        / u64::from(gray.width() * gray.height()).max(1);
     if mean > 127 {
         // Dark ink on a light background: turn it into light ink on black.
         imageops::invert(&mut gray);
     }
     if gray.pixels().all(|p| p.0[0] < INK_THRESHOLD) {
-        return Err(Error::BadImage("image is blank: nothing is drawn on it".into()));
+        return Err(Error::BadImage(
+            "image is blank: nothing is drawn on it".into(),
+        ));
     }
     Ok(fit_to_canvas(gray))
 }
@@ -73,15 +80,24 @@ fn luma_on_black(r: u8, g: u8, b: u8, a: u8) -> u8 {
 fn gray_on_black(decoded: DynamicImage) -> GrayImage {
     let (w, h) = (decoded.width(), decoded.height());
     let from = |raw: &[u8], step: usize, pixel: fn(&[u8]) -> u8| {
-        GrayImage::from_raw(w, h, raw.chunks_exact(step).map(pixel).collect()).unwrap_or_else(|| GrayImage::new(w, h))
+        GrayImage::from_raw(w, h, raw.chunks_exact(step).map(pixel).collect())
+            .unwrap_or_else(|| GrayImage::new(w, h))
     };
     match decoded {
         // Gray is its own luma, and opaque.
         DynamicImage::ImageLuma8(gray) => gray,
-        DynamicImage::ImageLumaA8(la) => from(la.as_raw(), 2, |p| luma_on_black(p[0], p[0], p[0], p[1])),
-        DynamicImage::ImageRgb8(rgb) => from(rgb.as_raw(), 3, |p| luma_on_black(p[0], p[1], p[2], 255)),
-        DynamicImage::ImageRgba8(rgba) => from(rgba.as_raw(), 4, |p| luma_on_black(p[0], p[1], p[2], p[3])),
-        other => from(other.to_rgba8().as_raw(), 4, |p| luma_on_black(p[0], p[1], p[2], p[3])),
+        DynamicImage::ImageLumaA8(la) => {
+            from(la.as_raw(), 2, |p| luma_on_black(p[0], p[0], p[0], p[1]))
+        }
+        DynamicImage::ImageRgb8(rgb) => {
+            from(rgb.as_raw(), 3, |p| luma_on_black(p[0], p[1], p[2], 255))
+        }
+        DynamicImage::ImageRgba8(rgba) => {
+            from(rgba.as_raw(), 4, |p| luma_on_black(p[0], p[1], p[2], p[3]))
+        }
+        other => from(other.to_rgba8().as_raw(), 4, |p| {
+            luma_on_black(p[0], p[1], p[2], p[3])
+        }),
     }
 }
 
@@ -95,7 +111,12 @@ fn fit_to_canvas(gray: GrayImage) -> GrayImage {
     let nh = ((f64::from(h) * scale).round() as u32).clamp(1, CANVAS_SIZE);
     let scaled = imageops::resize(&gray, nw, nh, FilterType::Triangle);
     let mut canvas = blank_image();
-    imageops::replace(&mut canvas, &scaled, i64::from((CANVAS_SIZE - nw) / 2), i64::from((CANVAS_SIZE - nh) / 2));
+    imageops::replace(
+        &mut canvas,
+        &scaled,
+        i64::from((CANVAS_SIZE - nw) / 2),
+        i64::from((CANVAS_SIZE - nh) / 2),
+    );
     canvas
 }
 
@@ -107,7 +128,12 @@ mod tests {
     fn png_rgba(img: &RgbaImage) -> Vec<u8> {
         let mut out = Vec::new();
         image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgba8)
+            .write_image(
+                img.as_raw(),
+                img.width(),
+                img.height(),
+                image::ExtendedColorType::Rgba8,
+            )
             .unwrap();
         out
     }
@@ -121,7 +147,11 @@ mod tests {
         let g = normalize_png(&png_rgba(&img)).unwrap();
         assert_eq!(g.dimensions(), (280, 280));
         assert_eq!(g.get_pixel(0, 0).0[0], 0);
-        assert_eq!(g.get_pixel(0, 139).0[0], 0, "letterboxed: top band stays black");
+        assert_eq!(
+            g.get_pixel(0, 139).0[0],
+            0,
+            "letterboxed: top band stays black"
+        );
         assert!(g.get_pixel(140, 140).0[0] > 100);
     }
 
@@ -151,17 +181,37 @@ mod tests {
             DynamicImage::ImageLuma8(DynamicImage::ImageRgba8(rgba.clone()).to_luma8()),
             DynamicImage::ImageRgba16(rgba16),
         ] {
-            assert_eq!(gray_on_black(img.clone()), reference(&img), "{:?}", img.color());
+            assert_eq!(
+                gray_on_black(img.clone()),
+                reference(&img),
+                "{:?}",
+                img.color()
+            );
         }
     }
 
     #[test]
     fn refuses_blank_oversized_and_non_png() {
         let blank = RgbaImage::from_pixel(280, 280, Rgba([0, 0, 0, 255]));
-        assert!(normalize_png(&png_rgba(&blank)).unwrap_err().to_string().contains("blank"));
-        assert!(normalize_png(b"GIF89a....").unwrap_err().to_string().contains("PNG"));
+        assert!(
+            normalize_png(&png_rgba(&blank))
+                .unwrap_err()
+                .to_string()
+                .contains("blank")
+        );
+        assert!(
+            normalize_png(b"GIF89a....")
+                .unwrap_err()
+                .to_string()
+                .contains("PNG")
+        );
         let huge = RgbaImage::new(2049, 4);
-        assert!(normalize_png(&png_rgba(&huge)).unwrap_err().to_string().contains("2048"));
+        assert!(
+            normalize_png(&png_rgba(&huge))
+                .unwrap_err()
+                .to_string()
+                .contains("2048")
+        );
         assert!(png_from_data_url("data:image/jpeg;base64,AAAA").is_err());
         assert!(png_from_data_url("data:image/png;base64,@@@").is_err());
     }

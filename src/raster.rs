@@ -46,9 +46,15 @@ pub fn rasterize(sketch: &Sketch) -> GrayImage {
     // the outline with the scan converter and pipeline stages (white, lerp
     // by coverage) that painting white on an opaque black RGBA pixmap uses,
     // so each byte is that pixmap's red channel, at half the cost.
-    let Some(mut coverage) = Mask::new(CANVAS_SIZE, CANVAS_SIZE) else { return blank_image() };
-    let stroke =
-        SkStroke { width: BRUSH_WIDTH, line_cap: LineCap::Round, line_join: LineJoin::Round, ..SkStroke::default() };
+    let Some(mut coverage) = Mask::new(CANVAS_SIZE, CANVAS_SIZE) else {
+        return blank_image();
+    };
+    let stroke = SkStroke {
+        width: BRUSH_WIDTH,
+        line_cap: LineCap::Round,
+        line_join: LineJoin::Round,
+        ..SkStroke::default()
+    };
     if let Some(outline) = path.finish().and_then(|path| path.stroke(&stroke, 1.0)) {
         coverage.fill_path(&outline, FillRule::Winding, true, Transform::identity());
     }
@@ -62,7 +68,15 @@ pub fn encode_png(image: &GrayImage) -> Vec<u8> {
     let mut out = Vec::with_capacity(4096);
     let encoder = PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::Sub);
     // Writing into a Vec cannot fail, and the buffer matches its dimensions.
-    if encoder.write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::L8).is_err() {
+    if encoder
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::L8,
+        )
+        .is_err()
+    {
         out.clear();
     }
     out
@@ -79,8 +93,20 @@ mod tests {
     use crate::sketch::{Point, Stroke};
 
     fn sketch(points: &[(f32, f32)]) -> Sketch {
-        let points = points.iter().map(|&(x, y)| Point { x, y, t: 0.0, pressure: None }).collect();
-        Sketch::new(vec![Stroke { pointer: None, points }]).unwrap()
+        let points = points
+            .iter()
+            .map(|&(x, y)| Point {
+                x,
+                y,
+                t: 0.0,
+                pressure: None,
+            })
+            .collect();
+        Sketch::new(vec![Stroke {
+            pointer: None,
+            points,
+        }])
+        .unwrap()
     }
 
     #[test]
@@ -90,7 +116,11 @@ mod tests {
         let half = (BRUSH_WIDTH / 2.0) as u32;
         assert_eq!(img.get_pixel(140 + half + 2, 140).0[0], 0);
         assert!(img.get_pixel(140 + half - 2, 140).0[0] > 200);
-        assert_eq!(img.get_pixel(140 + half - 1, 140 + half - 1).0[0], 0, "round, not square");
+        assert_eq!(
+            img.get_pixel(140 + half - 1, 140 + half - 1).0[0],
+            0,
+            "round, not square"
+        );
     }
 
     #[test]
@@ -101,7 +131,10 @@ mod tests {
             seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             (seed >> 16) as f32 % 320.0 - 20.0 // some points off the canvas
         };
-        let mut sketches = vec![sketch(&[(140.0, 140.0)]), sketch(&[(0.0, 0.0), (280.0, 280.0)])];
+        let mut sketches = vec![
+            sketch(&[(140.0, 140.0)]),
+            sketch(&[(0.0, 0.0), (280.0, 280.0)]),
+        ];
         for n in [2, 5, 40, 120] {
             let points: Vec<(f32, f32)> = (0..n).map(|_| (coord(), coord())).collect();
             sketches.push(sketch(&points));
@@ -129,7 +162,13 @@ mod tests {
                 line_join: LineJoin::Round,
                 ..SkStroke::default()
             };
-            pixmap.stroke_path(&path.finish().unwrap(), &paint, &stroke, Transform::identity(), None);
+            pixmap.stroke_path(
+                &path.finish().unwrap(),
+                &paint,
+                &stroke,
+                Transform::identity(),
+                None,
+            );
             let painted: Vec<u8> = pixmap.pixels().iter().map(|px| px.red()).collect();
             assert_eq!(rasterize(s).into_raw(), painted);
         }
@@ -140,6 +179,9 @@ mod tests {
         let img = rasterize(&sketch(&[(40.0, 40.0), (240.0, 40.0)]));
         assert_eq!(img.get_pixel(140, 40).0[0], 255);
         assert_eq!(img.get_pixel(140, 140).0[0], 0);
-        assert!(img.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255), "anti-aliased edges");
+        assert!(
+            img.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255),
+            "anti-aliased edges"
+        );
     }
 }

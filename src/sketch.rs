@@ -90,10 +90,15 @@ impl Sketch {
     /// Checks the strokes and makes a sketch of them; strokes without points
     /// are dropped (a click that never moved still has its one point).
     pub fn new(strokes: Vec<Stroke>) -> Result<Self, Error> {
-        let strokes: Vec<Stroke> = strokes.into_iter().filter(|s| !s.points.is_empty()).collect();
+        let strokes: Vec<Stroke> = strokes
+            .into_iter()
+            .filter(|s| !s.points.is_empty())
+            .collect();
         let total: usize = strokes.iter().map(|s| s.points.len()).sum();
         if total == 0 {
-            return Err(Error::BadSketch("the drawing is empty: no points in any stroke".into()));
+            return Err(Error::BadSketch(
+                "the drawing is empty: no points in any stroke".into(),
+            ));
         }
         if total > MAX_POINTS {
             return Err(Error::BadSketch(format!(
@@ -105,7 +110,10 @@ impl Sketch {
             for (pi, p) in stroke.points.iter().enumerate() {
                 let at = || format!("stroke {}, point {}", si + 1, pi + 1);
                 if !(p.x.is_finite() && p.y.is_finite() && p.t.is_finite()) {
-                    return Err(Error::BadSketch(format!("{}: coordinates must be finite numbers", at())));
+                    return Err(Error::BadSketch(format!(
+                        "{}: coordinates must be finite numbers",
+                        at()
+                    )));
                 }
                 if !(lo..=hi).contains(&p.x) || !(lo..=hi).contains(&p.y) {
                     return Err(Error::BadSketch(format!(
@@ -116,12 +124,19 @@ impl Sketch {
                     )));
                 }
                 if !(0.0..=MAX_T_MS).contains(&p.t) {
-                    return Err(Error::BadSketch(format!("{}: time {} ms must be between 0 and one hour", at(), p.t)));
+                    return Err(Error::BadSketch(format!(
+                        "{}: time {} ms must be between 0 and one hour",
+                        at(),
+                        p.t
+                    )));
                 }
                 if let Some(pr) = p.pressure
                     && !(0.0..=1.0).contains(&pr)
                 {
-                    return Err(Error::BadSketch(format!("{}: pressure must be between 0 and 1", at())));
+                    return Err(Error::BadSketch(format!(
+                        "{}: pressure must be between 0 and 1",
+                        at()
+                    )));
                 }
             }
         }
@@ -143,7 +158,12 @@ impl Sketch {
                     let pointer = match map.get("pointer") {
                         None | Some(Value::Null) => None,
                         Some(Value::String(name)) => PointerKind::parse(name),
-                        Some(_) => return Err(bad(format!("stroke {}: pointer must be a string", si + 1))),
+                        Some(_) => {
+                            return Err(bad(format!(
+                                "stroke {}: pointer must be a string",
+                                si + 1
+                            )));
+                        }
                     };
                     let Some(Value::Array(points)) = map.get("points") else {
                         return Err(bad(format!("stroke {}: points must be a list", si + 1)));
@@ -154,7 +174,9 @@ impl Sketch {
             };
             total += points.len();
             if total > MAX_POINTS {
-                return Err(bad(format!("the drawing has more than the {MAX_POINTS} points allowed")));
+                return Err(bad(format!(
+                    "the drawing has more than the {MAX_POINTS} points allowed"
+                )));
             }
             let points = points
                 .iter()
@@ -206,7 +228,9 @@ impl Sketch {
 }
 
 fn parse_point(value: &Value) -> Option<Point> {
-    let Value::Array(nums) = value else { return None };
+    let Value::Array(nums) = value else {
+        return None;
+    };
     if !(3..=4).contains(&nums.len()) {
         return None;
     }
@@ -232,7 +256,8 @@ mod tests {
 
     #[test]
     fn accepts_both_stroke_forms_and_round_trips() {
-        let v = json!([[[10, 10, 0], [20, 20, 5]], {"pointer": "pen", "points": [[30, 30, 9, 0.5]]}]);
+        let v =
+            json!([[[10, 10, 0], [20, 20, 5]], {"pointer": "pen", "points": [[30, 30, 9, 0.5]]}]);
         let s = Sketch::from_json(&v).unwrap();
         assert_eq!(s.point_count(), 3);
         assert_eq!(s.strokes()[1].pointer, Some(PointerKind::Pen));
@@ -251,7 +276,20 @@ mod tests {
         assert!(err(json!([[[5, 2, 3, 7]]])).contains("pressure"));
         let many: Vec<Value> = (0..=MAX_POINTS).map(|i| json!([1, 1, i])).collect();
         assert!(err(json!([many])).contains("10000"));
-        let nan = Stroke { pointer: None, points: vec![Point { x: f32::NAN, y: 1.0, t: 0.0, pressure: None }] };
-        assert!(Sketch::new(vec![nan]).unwrap_err().to_string().contains("finite"));
+        let nan = Stroke {
+            pointer: None,
+            points: vec![Point {
+                x: f32::NAN,
+                y: 1.0,
+                t: 0.0,
+                pressure: None,
+            }],
+        };
+        assert!(
+            Sketch::new(vec![nan])
+                .unwrap_err()
+                .to_string()
+                .contains("finite")
+        );
     }
 }

@@ -29,7 +29,11 @@ fn five_samples() -> TempData {
 }
 
 fn csv_lines(paths: &DataPaths) -> Vec<String> {
-    std::fs::read_to_string(paths.csv()).unwrap().lines().map(str::to_string).collect()
+    std::fs::read_to_string(paths.csv())
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn write_lines(paths: &DataPaths, lines: &[String]) {
@@ -38,7 +42,10 @@ fn write_lines(paths: &DataPaths, lines: &[String]) {
 
 fn assert_ok(run: &Run, samples: usize) {
     run.expect_code(0);
-    assert!(run.stdout.contains(&format!("ok: {samples} samples")), "{run}");
+    assert!(
+        run.stdout.contains(&format!("ok: {samples} samples")),
+        "{run}"
+    );
     assert!(run.stderr.is_empty(), "{run}");
 }
 
@@ -60,7 +67,13 @@ fn stats_counts_per_digit_sessions_and_time_range() {
     let data = five_samples();
     let run = run_on(&data.paths, "stats", &[]);
     run.expect_code(0);
-    let line = |d: &str| run.stdout.lines().find(|l| l.starts_with(d)).unwrap_or_default().to_string();
+    let line = |d: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.starts_with(d))
+            .unwrap_or_default()
+            .to_string()
+    };
     assert!(line("1 ").split_whitespace().nth(1) == Some("2"), "{run}");
     assert!(line("3 ").split_whitespace().nth(1) == Some("1"), "{run}");
     assert!(line("0 ").split_whitespace().nth(1) == Some("0"), "{run}");
@@ -70,13 +83,28 @@ fn stats_counts_per_digit_sessions_and_time_range() {
     let run = run_on(&data.paths, "stats", &["--json"]);
     run.expect_code(0);
     let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(v["per_label"], serde_json::json!([0, 2, 0, 1, 0, 0, 0, 5 - 3, 0, 0]), "{run}");
-    assert_eq!((v["total"].as_u64(), v["sessions"].as_u64()), (Some(5), Some(2)), "{run}");
+    assert_eq!(
+        v["per_label"],
+        serde_json::json!([0, 2, 0, 1, 0, 0, 0, 5 - 3, 0, 0]),
+        "{run}"
+    );
+    assert_eq!(
+        (v["total"].as_u64(), v["sessions"].as_u64()),
+        (Some(5), Some(2)),
+        "{run}"
+    );
     let rows = common::db_rows(&data.paths);
     assert_eq!(v["first"], rows[0].timestamp.as_str());
     assert_eq!(v["last"], rows[4].timestamp.as_str());
     // `stats` only reads: nothing changes.
-    assert_eq!(common::counts(&data.paths), common::Counts { files: 5, rows: 5, csv_lines: 5 });
+    assert_eq!(
+        common::counts(&data.paths),
+        common::Counts {
+            files: 5,
+            rows: 5,
+            csv_lines: 5
+        }
+    );
 }
 
 #[test]
@@ -102,7 +130,12 @@ fn stats_into_a_closed_pipe_is_not_an_error() {
         .unwrap();
     drop(child.stdout.take()); // like `| head -0`
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success() && stderr.is_empty(), "{status:?} {stderr}");
 }
@@ -129,25 +162,42 @@ fn a_csv_tail_cut_mid_line_is_finished_from_the_database() {
     );
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), whole);
     assert_ok(&run_on(&data.paths, "check", &[]), 5);
-    assert!(!run_on(&data.paths, "check", &[]).stdout.contains("recovered"), "only once");
+    assert!(
+        !run_on(&data.paths, "check", &[])
+            .stdout
+            .contains("recovered"),
+        "only once"
+    );
 
     // Whole lines missing at the end (a prefix of the rows) likewise.
     let lines = csv_lines(&data.paths);
     write_lines(&data.paths, &lines[..4]);
     let run = run_on(&data.paths, "check", &[]);
     assert_ok(&run, 5);
-    assert!(run.stdout.contains("recovered: labels.csv ended early; added its last 2 line(s)"), "{run}");
+    assert!(
+        run.stdout
+            .contains("recovered: labels.csv ended early; added its last 2 line(s)"),
+        "{run}"
+    );
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), whole);
 
     // A deleted or emptied CSV is written again.
     std::fs::remove_file(data.paths.csv()).unwrap();
     let run = run_on(&data.paths, "check", &[]);
     assert_ok(&run, 5);
-    assert!(run.stdout.contains("recovered: labels.csv was missing; written from the database"), "{run}");
+    assert!(
+        run.stdout
+            .contains("recovered: labels.csv was missing; written from the database"),
+        "{run}"
+    );
     std::fs::write(data.paths.csv(), b"").unwrap();
     let run = run_on(&data.paths, "check", &[]);
     assert_ok(&run, 5);
-    assert!(run.stdout.contains("recovered: labels.csv was empty; written from the database"), "{run}");
+    assert!(
+        run.stdout
+            .contains("recovered: labels.csv was empty; written from the database"),
+        "{run}"
+    );
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), whole);
 }
 
@@ -162,14 +212,32 @@ fn a_deleted_or_edited_csv_line_is_reported_then_repaired() {
 
     let run = run_on(&data.paths, "check", &[]);
     run.expect_code(1);
-    assert!(run.stdout.contains(&format!("labels.csv lacks the row of {gone_name}")), "{run}");
-    assert!(run.stdout.contains("1 problem(s) in 5 samples; `check --repair` rebuilds labels.csv"), "{run}");
-    assert!(run.stderr.is_empty(), "a found problem is a report, not an error: {run}");
-    assert_eq!(csv_lines(&data.paths), lines, "plain `check` changes nothing");
+    assert!(
+        run.stdout
+            .contains(&format!("labels.csv lacks the row of {gone_name}")),
+        "{run}"
+    );
+    assert!(
+        run.stdout
+            .contains("1 problem(s) in 5 samples; `check --repair` rebuilds labels.csv"),
+        "{run}"
+    );
+    assert!(
+        run.stderr.is_empty(),
+        "a found problem is a report, not an error: {run}"
+    );
+    assert_eq!(
+        csv_lines(&data.paths),
+        lines,
+        "plain `check` changes nothing"
+    );
 
     let run = run_on(&data.paths, "check", &["--repair"]);
     assert_ok(&run, 5);
-    assert!(run.stdout.contains("rebuilt labels.csv from the database"), "{run}");
+    assert!(
+        run.stdout.contains("rebuilt labels.csv from the database"),
+        "{run}"
+    );
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), whole);
 
     // A line whose label was edited by hand, and a line for no sample.
@@ -181,9 +249,15 @@ fn a_deleted_or_edited_csv_line_is_reported_then_repaired() {
     let run = run_on(&data.paths, "check", &[]);
     run.expect_code(1);
     let name = edited.split(',').next().unwrap();
-    assert!(run.stdout.contains(&format!("labels.csv line for {name} differs from its row")), "{run}");
     assert!(
-        run.stdout.contains("labels.csv has a line for digit_4_20200101T000000000000Z.png, which has no row"),
+        run.stdout
+            .contains(&format!("labels.csv line for {name} differs from its row")),
+        "{run}"
+    );
+    assert!(
+        run.stdout.contains(
+            "labels.csv has a line for digit_4_20200101T000000000000Z.png, which has no row"
+        ),
         "{run}"
     );
     assert_ok(&run_on(&data.paths, "check", &["--repair"]), 5);
@@ -201,8 +275,16 @@ fn an_orphan_image_is_listed_and_never_deleted() {
     for args in [&[][..], &["--repair"][..]] {
         let run = run_on(&data.paths, "check", args);
         run.expect_code(1);
-        assert!(run.stdout.contains(&format!("orphan image: images/{orphan} has no row (left in place)")), "{run}");
-        assert!(run.stdout.contains("1 problem(s) in 5 samples\n"), "no CSV repair offered for it: {run}");
+        assert!(
+            run.stdout.contains(&format!(
+                "orphan image: images/{orphan} has no row (left in place)"
+            )),
+            "{run}"
+        );
+        assert!(
+            run.stdout.contains("1 problem(s) in 5 samples\n"),
+            "no CSV repair offered for it: {run}"
+        );
         assert!(!run.stdout.contains("rebuilt"), "{run}");
         assert!(data.paths.image(orphan).exists(), "never deleted");
     }
@@ -222,26 +304,48 @@ fn a_deleted_or_changed_image_is_reported_and_not_repairable_by_csv() {
     for args in [&[][..], &["--repair"][..]] {
         let run = run_on(&data.paths, "check", args);
         run.expect_code(1);
-        assert!(run.stdout.contains(&format!("missing image: images/{} has a row but no file", names[0])), "{run}");
         assert!(
-            run.stdout.contains(&format!("changed image: images/{} does not match its recorded SHA-256", names[1])),
+            run.stdout.contains(&format!(
+                "missing image: images/{} has a row but no file",
+                names[0]
+            )),
+            "{run}"
+        );
+        assert!(
+            run.stdout.contains(&format!(
+                "changed image: images/{} does not match its recorded SHA-256",
+                names[1]
+            )),
             "{run}"
         );
         assert!(run.stdout.contains("2 problem(s) in 5 samples\n"), "{run}");
     }
-    assert_eq!(common::count_rows(&data.paths), 5, "rows are never dropped to make check pass");
+    assert_eq!(
+        common::count_rows(&data.paths),
+        5,
+        "rows are never dropped to make check pass"
+    );
 }
 
 #[test]
 fn pending_and_torn_leftovers_of_a_crash_are_finished_on_open() {
     let data = five_samples();
     // A PNG written under its pending name whose row never committed: never acknowledged.
-    let pending = data.paths.pending_image("digit_6_20200101T000000000000Z.png");
+    let pending = data
+        .paths
+        .pending_image("digit_6_20200101T000000000000Z.png");
     std::fs::write(&pending, b"half a png").unwrap();
     let run = run_on(&data.paths, "check", &[]);
     assert_ok(&run, 5);
-    assert!(run.stdout.contains("recovered: removed 1 pending image(s) of samples never stored"), "{run}");
-    assert!(!pending.exists(), "an unacknowledged pending file is removed");
+    assert!(
+        run.stdout
+            .contains("recovered: removed 1 pending image(s) of samples never stored"),
+        "{run}"
+    );
+    assert!(
+        !pending.exists(),
+        "an unacknowledged pending file is removed"
+    );
     assert_eq!(common::count_files(&data.paths.images()), 5);
 
     // A committed sample whose PNG was not yet renamed into place (killed between the steps).
@@ -251,7 +355,9 @@ fn pending_and_torn_leftovers_of_a_crash_are_finished_on_open() {
     let run = run_on(&data.paths, "check", &[]);
     assert_ok(&run, 5);
     assert!(
-        run.stdout.contains("recovered: moved 1 stored sample image(s) from their pending names into place"),
+        run.stdout.contains(
+            "recovered: moved 1 stored sample image(s) from their pending names into place"
+        ),
         "{run}"
     );
     assert_eq!(common::file_sha256(&data.paths.image(&name)), sum);
@@ -289,18 +395,32 @@ fn unreadable_folders_are_one_plain_line_and_exit_1() {
     std::fs::write(garbage.join("digits.db"), vec![b'x'; 4096]).unwrap();
     let newer = TempData::new();
     newer.collector().shutdown();
-    rusqlite::Connection::open(newer.paths.db()).unwrap().pragma_update(None, "user_version", 99).unwrap();
+    rusqlite::Connection::open(newer.paths.db())
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
 
-    let cases: [(&std::path::Path, &str); 4] =
-        [(&a_file, "not-a-folder"), (&missing, "missing"), (&garbage, "digits.db"), (&newer.paths.root, "newer")];
+    let cases: [(&std::path::Path, &str); 4] = [
+        (&a_file, "not-a-folder"),
+        (&missing, "missing"),
+        (&garbage, "digits.db"),
+        (&newer.paths.root, "newer"),
+    ];
     for (folder, words) in cases {
         for cmd in ["stats", "check"] {
             let run = run_on(&DataPaths::new(folder), cmd, &[]);
             run.expect_code(1).expect_one_plain_error_line();
-            assert!(run.stderr.contains(words), "{cmd} {}: should say `{words}`\n{run}", folder.display());
+            assert!(
+                run.stderr.contains(words),
+                "{cmd} {}: should say `{words}`\n{run}",
+                folder.display()
+            );
         }
     }
-    assert!(!missing.exists(), "reading a missing folder does not create it");
+    assert!(
+        !missing.exists(),
+        "reading a missing folder does not create it"
+    );
 }
 
 #[test]

@@ -62,12 +62,20 @@ fn drawing(rng: &mut Rng) -> Sketch {
         let (mut x, mut y) = (20.0 + rng.below(240) as f32, 20.0 + rng.below(240) as f32);
         let mut points = Vec::with_capacity(n);
         for _ in 0..n {
-            points.push(Point { x, y, t, pressure: None });
+            points.push(Point {
+                x,
+                y,
+                t,
+                pressure: None,
+            });
             x = (x + rng.below(41) as f32 - 20.0).clamp(0.0, 280.0);
             y = (y + rng.below(41) as f32 - 20.0).clamp(0.0, 280.0);
             t += 8.0;
         }
-        strokes.push(Stroke { pointer: None, points });
+        strokes.push(Stroke {
+            pointer: None,
+            points,
+        });
     }
     Sketch::new(strokes).expect("a valid sketch")
 }
@@ -75,7 +83,9 @@ fn drawing(rng: &mut Rng) -> Sketch {
 /// Runs only as the child: submits until killed.
 #[test]
 fn crash_child() {
-    let Some(dir) = std::env::var_os(CHILD_ENV) else { return };
+    let Some(dir) = std::env::var_os(CHILD_ENV) else {
+        return;
+    };
     let collector = Collector::open(DataPaths::new(dir)).expect("open the data folder");
     let seed = std::process::id() as u64;
     let threads: Vec<_> = (0..CHILD_THREADS as u64)
@@ -86,7 +96,9 @@ fn crash_child() {
                 let session = Session::new(&format!("crash-{seed}-{k}")).expect("a session id");
                 let say = |line: String| {
                     let mut out = std::io::stdout().lock();
-                    out.write_all(line.as_bytes()).and_then(|()| out.flush()).expect("write to the parent");
+                    out.write_all(line.as_bytes())
+                        .and_then(|()| out.flush())
+                        .expect("write to the parent");
                 };
                 for n in 1.. {
                     let sketch = drawing(&mut rng);
@@ -108,7 +120,10 @@ fn crash_child() {
                             return;
                         }
                     };
-                    say(format!("ACK|{}|{}|{}|{sha}|END\n", receipt.id, receipt.filename, receipt.label));
+                    say(format!(
+                        "ACK|{}|{}|{}|{sha}|END\n",
+                        receipt.id, receipt.filename, receipt.label
+                    ));
                     if k == 0 && n % DELETE_EVERY == 0 {
                         say(format!("DELETING|{}|END\n", receipt.id));
                         if let Err(e) = collector.delete(receipt.id) {
@@ -195,31 +210,74 @@ fn run_child_and_kill(paths: &DataPaths, delay: Duration) -> Told {
     });
     std::thread::sleep(delay);
     let still_running = child.try_wait().unwrap().is_none();
-    assert!(still_running, "the child stopped by itself (see its output above)");
+    assert!(
+        still_running,
+        "the child stopped by itself (see its output above)"
+    );
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "the child must die by SIGKILL, not stop by itself: {status:?}");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the child must die by SIGKILL, not stop by itself: {status:?}"
+    );
     let (lines, deletes) = reader.join().unwrap();
     let complete: Vec<Ack> = lines.iter().flatten().cloned().collect();
     // At most the last line may have been cut by the kill.
-    assert!(complete.len() + 1 >= lines.len(), "malformed acknowledgements: {lines:?}");
-    let pick = |done: bool| deletes.iter().filter(|d| d.1 == done).map(|d| d.0).collect();
-    Told { acks: complete, deleting: pick(false), deleted: pick(true) }
+    assert!(
+        complete.len() + 1 >= lines.len(),
+        "malformed acknowledgements: {lines:?}"
+    );
+    let pick = |done: bool| {
+        deletes
+            .iter()
+            .filter(|d| d.1 == done)
+            .map(|d| d.0)
+            .collect()
+    };
+    Told {
+        acks: complete,
+        deleting: pick(false),
+        deleted: pick(true),
+    }
 }
 
 /// Every sample whose delete returned is gone: no row, no file in
 /// `images/`, no CSV line (after reopening), its PNG in `trash/`.
 fn assert_deleted(paths: &DataPaths, acks: &HashMap<i64, Ack>, deleted: &HashSet<i64>, when: &str) {
-    let conn = rusqlite::Connection::open_with_flags(paths.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        paths.db(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
     let csv = std::fs::read_to_string(paths.csv()).unwrap_or_default();
     for id in deleted {
         let ack = &acks[id];
-        let rows: i64 = conn.query_row("SELECT COUNT(*) FROM digit_samples WHERE id = ?1", [id], |r| r.get(0)).unwrap();
+        let rows: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM digit_samples WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap();
         assert_eq!(rows, 0, "{when}: deleted id {id} still has a row");
-        assert!(!paths.image(&ack.filename).exists(), "{when}: deleted {} is still in images/", ack.filename);
+        assert!(
+            !paths.image(&ack.filename).exists(),
+            "{when}: deleted {} is still in images/",
+            ack.filename
+        );
         let trashed = paths.trash().join(&ack.filename);
-        assert_eq!(file_sha256(&trashed), ack.sha256, "{when}: trash/{} is not its PNG", ack.filename);
-        assert!(!csv.contains(&ack.filename), "{when}: labels.csv still lists deleted {}", ack.filename);
+        assert_eq!(
+            file_sha256(&trashed),
+            ack.sha256,
+            "{when}: trash/{} is not its PNG",
+            ack.filename
+        );
+        assert!(
+            !csv.contains(&ack.filename),
+            "{when}: labels.csv still lists deleted {}",
+            ack.filename
+        );
     }
 }
 
@@ -229,17 +287,41 @@ fn assert_acknowledged_intact(paths: &DataPaths, acks: &HashMap<i64, Ack>, when:
     if acks.is_empty() {
         return; // killed before its first receipt: nothing was promised
     }
-    let conn = rusqlite::Connection::open_with_flags(paths.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut stmt =
-        conn.prepare("SELECT filename, CAST(label AS TEXT), sha256 FROM digit_samples WHERE id = ?1").unwrap();
+    let conn = rusqlite::Connection::open_with_flags(
+        paths.db(),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT filename, CAST(label AS TEXT), sha256 FROM digit_samples WHERE id = ?1")
+        .unwrap();
     for ack in acks.values() {
         let path = paths.image(&ack.filename);
-        assert!(path.exists(), "{when}: acknowledged {} has no file", ack.filename);
-        assert_eq!(file_sha256(&path), ack.sha256, "{when}: {} is not the PNG that was acknowledged", ack.filename);
+        assert!(
+            path.exists(),
+            "{when}: acknowledged {} has no file",
+            ack.filename
+        );
+        assert_eq!(
+            file_sha256(&path),
+            ack.sha256,
+            "{when}: {} is not the PNG that was acknowledged",
+            ack.filename
+        );
         let row: (String, String, String) = stmt
             .query_row([ack.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap_or_else(|e| panic!("{when}: acknowledged id {} ({}) has no row: {e}", ack.id, ack.filename));
-        assert_eq!(row, (ack.filename.clone(), ack.label.clone(), ack.sha256.clone()), "{when}: row of id {}", ack.id);
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{when}: acknowledged id {} ({}) has no row: {e}",
+                    ack.id, ack.filename
+                )
+            });
+        assert_eq!(
+            row,
+            (ack.filename.clone(), ack.label.clone(), ack.sha256.clone()),
+            "{when}: row of id {}",
+            ack.id
+        );
     }
 }
 
@@ -248,7 +330,13 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
     let seed = std::env::var("DIGIT_KIOSK_CRASH_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1);
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
     eprintln!("crash test seed: DIGIT_KIOSK_CRASH_SEED={seed}");
     let mut rng = Rng(seed);
     let data = TempData::new();
@@ -267,19 +355,25 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
         }
         deleted.extend(&told.deleted);
         // A delete the kill cut short may have taken effect or not; recovery decides, below.
-        let cut: Vec<i64> = told.deleting.iter().filter(|id| !told.deleted.contains(id)).copied().collect();
+        let cut: Vec<i64> = told
+            .deleting
+            .iter()
+            .filter(|id| !told.deleted.contains(id))
+            .copied()
+            .collect();
         let when = format!(
             "round {round} (killed after {delay:?}, {} acknowledged, {} deleted)",
             told.acks.len(),
             told.deleted.len()
         );
-        let live = |acked: &HashMap<i64, Ack>, deleted: &HashSet<i64>, cut: &[i64]| -> HashMap<i64, Ack> {
-            acked
-                .iter()
-                .filter(|(id, _)| !deleted.contains(id) && !cut.contains(id))
-                .map(|(&id, a)| (id, a.clone()))
-                .collect()
-        };
+        let live =
+            |acked: &HashMap<i64, Ack>, deleted: &HashSet<i64>, cut: &[i64]| -> HashMap<i64, Ack> {
+                acked
+                    .iter()
+                    .filter(|(id, _)| !deleted.contains(id) && !cut.contains(id))
+                    .map(|(&id, a)| (id, a.clone()))
+                    .collect()
+            };
         assert_acknowledged_intact(paths, &live(&acked, &deleted, &cut), &when);
 
         // The real binary: `check`, and `check --repair` where the CSV needs it.
@@ -288,8 +382,15 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
             eprintln!("{when}: {note}");
         }
         if run.code != Some(0) {
-            let problems: Vec<&str> = run.stdout.lines().filter(|l| !l.contains("problem(s) in")).collect();
-            assert!(problems.iter().all(|l| l.starts_with("labels.csv")), "{when}: only the CSV may lag\n{run}");
+            let problems: Vec<&str> = run
+                .stdout
+                .lines()
+                .filter(|l| !l.contains("problem(s) in"))
+                .collect();
+            assert!(
+                problems.iter().all(|l| l.starts_with("labels.csv")),
+                "{when}: only the CSV may lag\n{run}"
+            );
             common::run_on(paths, "check", &["--repair"]).expect_code(0);
             repairs += 1;
         }
@@ -303,14 +404,29 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
 
         // A delete cut short is now whole or undone: row, image and CSV line all there, or none.
         let (_, records) = common::csv_records(paths);
-        let csv: HashMap<&str, &str> = records.iter().map(|r| (r[0].as_str(), r[1].as_str())).collect();
-        let conn =
-            rusqlite::Connection::open_with_flags(paths.db(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let csv: HashMap<&str, &str> = records
+            .iter()
+            .map(|r| (r[0].as_str(), r[1].as_str()))
+            .collect();
+        let conn = rusqlite::Connection::open_with_flags(
+            paths.db(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
         for id in &cut {
             let ack = &acked[id];
-            let row: bool =
-                conn.query_row("SELECT COUNT(*) > 0 FROM digit_samples WHERE id = ?1", [id], |r| r.get(0)).unwrap();
-            let parts = (row, paths.image(&ack.filename).exists(), csv.contains_key(ack.filename.as_str()));
+            let row: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM digit_samples WHERE id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            let parts = (
+                row,
+                paths.image(&ack.filename).exists(),
+                csv.contains_key(ack.filename.as_str()),
+            );
             assert!(
                 parts == (true, true, true) || parts == (false, false, false),
                 "{when}: {} is half-deleted: {parts:?}",
@@ -335,7 +451,11 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
             );
         }
         let counts = common::counts(paths);
-        assert_eq!((counts.files, counts.csv_lines), (counts.rows, counts.rows), "{when}: {counts:?}");
+        assert_eq!(
+            (counts.files, counts.csv_lines),
+            (counts.rows, counts.rows),
+            "{when}: {counts:?}"
+        );
         eprintln!("{when}: {} stored in all", counts.rows);
     }
     eprintln!(
@@ -344,5 +464,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_sample() {
         deleted.len(),
         started.elapsed()
     );
-    assert!(acked.len() >= 50, "the child must have stored enough to make the kills meaningful: {}", acked.len());
+    assert!(
+        acked.len() >= 50,
+        "the child must have stored enough to make the kills meaningful: {}",
+        acked.len()
+    );
 }

@@ -32,19 +32,30 @@ type Strokes = Vec<Vec<(f32, f32)>>;
 /// A recognisable-enough drawing of `label`, varied in size and place by `variant`.
 fn drawing(label: u8, variant: u32) -> Vec<Vec<(f32, f32)>> {
     let size = 110.0 + (variant * 37 % 90) as f32;
-    let (cx, cy) = (110.0 + (variant * 53 % 60) as f32, 120.0 + (variant * 29 % 50) as f32);
+    let (cx, cy) = (
+        110.0 + (variant * 53 % 60) as f32,
+        120.0 + (variant * 29 % 50) as f32,
+    );
     let at = |x: f32, y: f32| (cx + x * size, cy + y * size);
     let curve = |n: usize, f: &dyn Fn(f32) -> (f32, f32)| -> Vec<(f32, f32)> {
-        (0..=n).map(|i| f(i as f32 / n as f32)).map(|(x, y)| at(x, y)).collect()
+        (0..=n)
+            .map(|i| f(i as f32 / n as f32))
+            .map(|(x, y)| at(x, y))
+            .collect()
     };
     let tau = std::f32::consts::TAU;
     match label {
-        0 => vec![curve(32, &|t| (0.3 * (tau * t).cos(), 0.5 * (tau * t).sin()))],
+        0 => vec![curve(32, &|t| {
+            (0.3 * (tau * t).cos(), 0.5 * (tau * t).sin())
+        })],
         1 => vec![vec![at(-0.15, -0.35), at(0.0, -0.5), at(0.02, 0.5)]],
         7 => vec![vec![at(-0.4, -0.5), at(0.4, -0.5), at(0.0, 0.5)]],
         d => {
             let k = f32::from(d);
-            vec![curve(24, &|t| (0.4 * (tau * t * (k / 4.0)).sin(), t - 0.5)), vec![at(-0.2, 0.1 * k - 0.4)]]
+            vec![
+                curve(24, &|t| (0.4 * (tau * t * (k / 4.0)).sin(), t - 0.5)),
+                vec![at(-0.2, 0.1 * k - 0.4)],
+            ]
         }
     }
 }
@@ -57,7 +68,12 @@ fn sketch_of(strokes: &[Vec<(f32, f32)>]) -> Sketch {
             points: points
                 .iter()
                 .enumerate()
-                .map(|(i, &(x, y))| Point { x, y, t: i as f64 * 8.0, pressure: None })
+                .map(|(i, &(x, y))| Point {
+                    x,
+                    y,
+                    t: i as f64 * 8.0,
+                    pressure: None,
+                })
                 .collect(),
         })
         .collect();
@@ -69,15 +85,18 @@ fn sketch_of(strokes: &[Vec<(f32, f32)>]) -> Sketch {
 fn folder() -> TempData {
     let data = TempData::new();
     let collector = data.collector();
-    let jobs: Vec<(u8, u32)> = (0..10u8).flat_map(|d| (0..PER_DIGIT).map(move |v| (d, v))).collect();
+    let jobs: Vec<(u8, u32)> = (0..10u8)
+        .flat_map(|d| (0..PER_DIGIT).map(move |v| (d, v)))
+        .collect();
     std::thread::scope(|s| {
         for part in jobs.chunks(jobs.len().div_ceil(8)) {
             let collector = collector.clone();
             s.spawn(move || {
                 for &(label, variant) in part {
                     let i = u32::from(label) * PER_DIGIT + variant;
-                    let session = (!i.is_multiple_of(11))
-                        .then(|| Session::new(&format!("writer-{}", i % 9)).expect("a valid session"));
+                    let session = (!i.is_multiple_of(11)).then(|| {
+                        Session::new(&format!("writer-{}", i % 9)).expect("a valid session")
+                    });
                     collector
                         .submit(Submission {
                             label: Digit::try_from(label).expect("label 0-9"),
@@ -124,7 +143,10 @@ fn rows(paths: &DataPaths) -> Vec<db::SampleRow> {
 
 fn per_digit(paths: &DataPaths, with_strokes_only: bool) -> [u64; 10] {
     let mut n = [0u64; 10];
-    for r in rows(paths).iter().filter(|r| !with_strokes_only || r.strokes.is_some()) {
+    for r in rows(paths)
+        .iter()
+        .filter(|r| !with_strokes_only || r.strokes.is_some())
+    {
         n[usize::from(r.label)] += 1;
     }
     n
@@ -144,7 +166,10 @@ fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                out.insert(path.strip_prefix(dir).expect("inside").to_path_buf(), fs::read(&path).expect("read file"));
+                out.insert(
+                    path.strip_prefix(dir).expect("inside").to_path_buf(),
+                    fs::read(&path).expect("read file"),
+                );
             }
         }
     }
@@ -169,7 +194,11 @@ fn parse_idx(bytes: &[u8], expected_magic: u32) -> Idx {
     let ndims = usize::from(bytes[3]);
     let dims: Vec<usize> = (0..ndims).map(|k| be(4 + 4 * k) as usize).collect();
     let data = bytes[4 + 4 * ndims..].to_vec();
-    assert_eq!(data.len(), dims.iter().product::<usize>(), "data length matches the sizes");
+    assert_eq!(
+        data.len(),
+        dims.iter().product::<usize>(),
+        "data length matches the sizes"
+    );
     Idx { dims, data }
 }
 
@@ -202,8 +231,16 @@ fn mnist_idx_files_parse_by_hand() {
     assert_eq!(summary.total(), total.iter().sum::<u64>());
 
     for (images, labels, side) in [
-        ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", summary.train),
-        ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", summary.test),
+        (
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            summary.train,
+        ),
+        (
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+            summary.test,
+        ),
     ] {
         let x = parse_idx(&fs::read(out.join(images)).unwrap(), 2051);
         let y = parse_idx(&fs::read(out.join(labels)).unwrap(), 2049);
@@ -218,13 +255,22 @@ fn mnist_idx_files_parse_by_hand() {
         for image in x.data.chunks_exact(784) {
             let ((x0, y0, x1, y1), (cx, cy)) = bbox_and_com(image).expect("every image has ink");
             assert_eq!((x1 - x0 + 1).max(y1 - y0 + 1), 20, "longer side is 20 px");
-            assert!((cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5, "centre of mass ({cx}, {cy})");
+            assert!(
+                (cx - 13.5).abs() <= 0.5 && (cy - 13.5).abs() <= 0.5,
+                "centre of mass ({cx}, {cy})"
+            );
         }
     }
     let card = fs::read_to_string(out.join("README.md")).unwrap();
-    for needle in
-        ["| 7 |", "digit-kiosk 0.1.0", "280×280", "18 px", "(13.5, 13.5)", "seed 0", "train-images-idx3-ubyte"]
-    {
+    for needle in [
+        "| 7 |",
+        "digit-kiosk 0.1.0",
+        "280×280",
+        "18 px",
+        "(13.5, 13.5)",
+        "seed 0",
+        "train-images-idx3-ubyte",
+    ] {
         assert!(card.contains(needle), "card lacks {needle:?}:\n{card}");
     }
 }
@@ -235,9 +281,12 @@ fn mnist_gzip_is_the_same_idx_compressed() {
     let (plain, gz) = (data.dir.path().join("plain"), data.dir.path().join("gz"));
     export_to(&data, &plain, Format::Mnist, |_| {});
     export_to(&data, &gz, Format::Mnist, |o| o.gzip = true);
-    for name in
-        ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-    {
+    for name in [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ] {
         assert!(!gz.join(name).exists());
         let mut unpacked = Vec::new();
         flate2::read::GzDecoder::new(fs::File::open(gz.join(format!("{name}.gz"))).unwrap())
@@ -251,14 +300,28 @@ fn mnist_gzip_is_the_same_idx_compressed() {
 /// numpy is not installed, unless DIGIT_KIOSK_REQUIRE_NUMPY=1 makes that a failure.
 fn python_numpy(script: &str, args: &[&Path]) -> Option<String> {
     let required = std::env::var("DIGIT_KIOSK_REQUIRE_NUMPY").is_ok_and(|v| v == "1");
-    let probe = std::process::Command::new("python3").args(["-c", "import numpy"]).output();
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import numpy"])
+        .output();
     if !probe.as_ref().is_ok_and(|o| o.status.success()) {
-        assert!(!required, "DIGIT_KIOSK_REQUIRE_NUMPY=1 but python3 with numpy is not available: {probe:?}");
+        assert!(
+            !required,
+            "DIGIT_KIOSK_REQUIRE_NUMPY=1 but python3 with numpy is not available: {probe:?}"
+        );
         eprintln!("skipped: python3 with numpy is not installed (`python3 -m pip install numpy`)");
         return None;
     }
-    let out = std::process::Command::new("python3").arg("-c").arg(script).args(args).output().expect("run python3");
-    assert!(out.status.success(), "python failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(String::from_utf8(out.stdout).expect("python prints UTF-8"))
 }
 
@@ -288,15 +351,27 @@ for folder, suffix in ((sys.argv[1], ""), (sys.argv[2], ".gz")):
                                "ink": int(x.astype(np.int64).sum()), "max": int(x.max())}
 print(json.dumps(out))
 "#;
-    let Some(stdout) = python_numpy(script, &[&plain, &gz]) else { return };
+    let Some(stdout) = python_numpy(script, &[&plain, &gz]) else {
+        return;
+    };
     let got: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    for (split, idx, counts) in [("train", "train", summary.train), ("t10k", "t10k", summary.test)] {
-        let images = parse_idx(&fs::read(plain.join(format!("{idx}-images-idx3-ubyte"))).unwrap(), 2051);
+    for (split, idx, counts) in [
+        ("train", "train", summary.train),
+        ("t10k", "t10k", summary.test),
+    ] {
+        let images = parse_idx(
+            &fs::read(plain.join(format!("{idx}-images-idx3-ubyte"))).unwrap(),
+            2051,
+        );
         let ink: u64 = images.data.iter().map(|&v| u64::from(v)).sum();
         for key in [split.to_string(), format!("{split}.gz")] {
             let g = &got[&key];
             assert_eq!(g["magic"], serde_json::json!([2051, 2049]), "{key}");
-            assert_eq!(g["shape"], serde_json::json!([counts.iter().sum::<u64>(), 28, 28]), "{key}");
+            assert_eq!(
+                g["shape"],
+                serde_json::json!([counts.iter().sum::<u64>(), 28, 28]),
+                "{key}"
+            );
             assert_eq!(g["labels"], serde_json::json!(counts), "{key}");
             assert_eq!(g["ink"], serde_json::json!(ink), "{key}");
             assert_eq!(g["max"], serde_json::json!(255), "{key}");
@@ -313,20 +388,48 @@ fn kaggle_csv_reads_with_a_csv_parser_and_matches_the_idx() {
     let (csv_dir, idx_dir) = (data.dir.path().join("csv"), data.dir.path().join("idx"));
     let summary = export_to(&data, &csv_dir, Format::Csv, |o| o.seed = 5);
     export_to(&data, &idx_dir, Format::Mnist, |o| o.seed = 5);
-    for (name, idx, counts) in [("train.csv", "train", summary.train), ("test.csv", "t10k", summary.test)] {
+    for (name, idx, counts) in [
+        ("train.csv", "train", summary.train),
+        ("test.csv", "t10k", summary.test),
+    ] {
         let mut reader = csv::Reader::from_path(csv_dir.join(name)).unwrap();
-        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
         assert_eq!(header.len(), 785);
         assert_eq!(header[0], "label");
         assert_eq!(header[1], "pixel0");
         assert_eq!(header[784], "pixel783");
-        let records: Vec<Vec<u8>> =
-            reader.records().map(|r| r.unwrap().iter().map(|f| f.parse::<u8>().unwrap()).collect()).collect();
+        let records: Vec<Vec<u8>> = reader
+            .records()
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .map(|f| f.parse::<u8>().unwrap())
+                    .collect()
+            })
+            .collect();
         assert_eq!(records.len() as u64, counts.iter().sum::<u64>());
-        let images = parse_idx(&fs::read(idx_dir.join(format!("{idx}-images-idx3-ubyte"))).unwrap(), 2051);
-        let labels = parse_idx(&fs::read(idx_dir.join(format!("{idx}-labels-idx1-ubyte"))).unwrap(), 2049);
-        for ((record, image), label) in records.iter().zip(images.data.chunks_exact(784)).zip(&labels.data) {
-            assert_eq!(record[0], *label, "same order as the IDX export with the same seed");
+        let images = parse_idx(
+            &fs::read(idx_dir.join(format!("{idx}-images-idx3-ubyte"))).unwrap(),
+            2051,
+        );
+        let labels = parse_idx(
+            &fs::read(idx_dir.join(format!("{idx}-labels-idx1-ubyte"))).unwrap(),
+            2049,
+        );
+        for ((record, image), label) in records
+            .iter()
+            .zip(images.data.chunks_exact(784))
+            .zip(&labels.data)
+        {
+            assert_eq!(
+                record[0], *label,
+                "same order as the IDX export with the same seed"
+            );
             assert_eq!(&record[1..], image, "the same 28×28 preprocessing");
         }
     }
@@ -337,8 +440,10 @@ fn imagefolder_walks_as_torchvision_and_huggingface_read_it() {
     let data = folder();
     let out = data.dir.path().join("folder");
     let summary = export_to(&data, &out, Format::ImageFolder, |_| {});
-    let originals: HashMap<String, db::SampleRow> =
-        rows(&data.paths).into_iter().map(|r| (r.filename.clone(), r)).collect();
+    let originals: HashMap<String, db::SampleRow> = rows(&data.paths)
+        .into_iter()
+        .map(|r| (r.filename.clone(), r))
+        .collect();
     let mut seen = BTreeSet::new();
     for (split, counts) in [("train", summary.train), ("test", summary.test)] {
         let root = out.join(split);
@@ -350,11 +455,22 @@ fn imagefolder_walks_as_torchvision_and_huggingface_read_it() {
             .map(|e| e.file_name().into_string().unwrap())
             .collect();
         classes.sort();
-        assert_eq!(classes, (0..10).map(|d| d.to_string()).collect::<Vec<_>>(), "{split}");
+        assert_eq!(
+            classes,
+            (0..10).map(|d| d.to_string()).collect::<Vec<_>>(),
+            "{split}"
+        );
         let mut walked = BTreeSet::new();
         for (index, class) in classes.iter().enumerate() {
-            assert_eq!(class.parse::<usize>().unwrap(), index, "class index is the digit");
-            let mut files: Vec<PathBuf> = fs::read_dir(root.join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+            assert_eq!(
+                class.parse::<usize>().unwrap(),
+                index,
+                "class index is the digit"
+            );
+            let mut files: Vec<PathBuf> = fs::read_dir(root.join(class))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
             files.sort();
             assert_eq!(files.len() as u64, counts[index], "{split}/{class}");
             for file in files {
@@ -362,14 +478,21 @@ fn imagefolder_walks_as_torchvision_and_huggingface_read_it() {
                 let name = file.file_name().unwrap().to_str().unwrap().to_string();
                 let row = &originals[&name];
                 assert_eq!(usize::from(row.label), index);
-                assert_eq!(fs::read(&file).unwrap(), fs::read(data.paths.image(&name)).unwrap(), "copied unchanged");
+                assert_eq!(
+                    fs::read(&file).unwrap(),
+                    fs::read(data.paths.image(&name)).unwrap(),
+                    "copied unchanged"
+                );
                 assert!(seen.insert(name.clone()), "{name} is in one split only");
                 walked.insert(format!("{class}/{name}"));
             }
         }
         // Hugging Face's metadata.csv: file_name relative to the split folder, and the label.
         let mut reader = csv::Reader::from_path(root.join("metadata.csv")).unwrap();
-        assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["file_name", "label"]);
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            ["file_name", "label"]
+        );
         let listed: BTreeSet<String> = reader
             .records()
             .map(|r| {
@@ -379,7 +502,10 @@ fn imagefolder_walks_as_torchvision_and_huggingface_read_it() {
                 r[0].to_string()
             })
             .collect();
-        assert_eq!(listed, walked, "{split}: metadata.csv lists exactly the images");
+        assert_eq!(
+            listed, walked,
+            "{split}: metadata.csv lists exactly the images"
+        );
     }
     assert_eq!(seen.len(), originals.len());
 }
@@ -395,27 +521,49 @@ fn ndjson_reads_line_by_line_and_skips_samples_without_strokes() {
     let by_hash: HashMap<u64, db::SampleRow> = rows(&data.paths)
         .into_iter()
         .filter(|r| r.strokes.is_some())
-        .map(|r| (u64::from_str_radix(&r.sha256.clone().unwrap()[..16], 16).unwrap() >> 11, r))
+        .map(|r| {
+            (
+                u64::from_str_radix(&r.sha256.clone().unwrap()[..16], 16).unwrap() >> 11,
+                r,
+            )
+        })
         .collect();
     let mut lines_seen = 0;
-    for (name, counts) in [("train.ndjson", summary.train), ("test.ndjson", summary.test)] {
+    for (name, counts) in [
+        ("train.ndjson", summary.train),
+        ("test.ndjson", summary.test),
+    ] {
         let text = fs::read_to_string(raw_dir.join(name)).unwrap();
         let mut per = [0u64; 10];
         for line in text.lines() {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
-            let key: u64 = v["key_id"].as_str().expect("key_id is a string").parse().unwrap();
+            let key: u64 = v["key_id"]
+                .as_str()
+                .expect("key_id is a string")
+                .parse()
+                .unwrap();
             let row = &by_hash[&key];
             let word = v["word"].as_str().unwrap();
             assert_eq!(word, row.label.to_string());
             per[usize::from(row.label)] += 1;
-            assert_eq!(v["timestamp"].as_str().unwrap(), format!("{} UTC", row.timestamp));
-            let stored = Sketch::from_json(&serde_json::from_str(row.strokes.as_deref().unwrap()).unwrap()).unwrap();
+            assert_eq!(
+                v["timestamp"].as_str().unwrap(),
+                format!("{} UTC", row.timestamp)
+            );
+            let stored =
+                Sketch::from_json(&serde_json::from_str(row.strokes.as_deref().unwrap()).unwrap())
+                    .unwrap();
             let drawing = v["drawing"].as_array().unwrap();
             assert_eq!(drawing.len(), stored.strokes().len());
             for (stroke, original) in drawing.iter().zip(stored.strokes()) {
                 let parts = stroke.as_array().unwrap();
                 assert_eq!(parts.len(), 3, "[x...], [y...], [t...]");
-                let xs: Vec<f64> = parts[0].as_array().unwrap().iter().map(|n| n.as_f64().unwrap()).collect();
+                let xs: Vec<f64> = parts[0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_f64().unwrap())
+                    .collect();
                 assert_eq!(xs.len(), original.points.len());
                 assert_eq!(parts[1].as_array().unwrap().len(), xs.len());
                 assert_eq!(parts[2].as_array().unwrap().len(), xs.len());
@@ -460,11 +608,29 @@ fn ndjson_reads_line_by_line_and_skips_samples_without_strokes() {
 fn preprocessing_boxes_to_20_px_and_centres_the_mass_for_varied_drawings() {
     let mut cases: Vec<(String, Strokes)> = vec![
         ("tall 1".into(), vec![vec![(140.0, 20.0), (143.0, 260.0)]]),
-        ("wide 7".into(), vec![vec![(20.0, 100.0), (260.0, 100.0), (150.0, 170.0)]]),
-        ("small 2".into(), vec![vec![(130.0, 130.0), (150.0, 128.0), (131.0, 152.0), (152.0, 151.0)]]),
+        (
+            "wide 7".into(),
+            vec![vec![(20.0, 100.0), (260.0, 100.0), (150.0, 170.0)]],
+        ),
+        (
+            "small 2".into(),
+            vec![vec![
+                (130.0, 130.0),
+                (150.0, 128.0),
+                (131.0, 152.0),
+                (152.0, 151.0),
+            ]],
+        ),
         (
             "off-centre 0".into(),
-            drawing(0, 3).iter().map(|s| s.iter().map(|&(x, y)| (x * 0.3 + 5.0, y * 0.3 + 190.0)).collect()).collect(),
+            drawing(0, 3)
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .map(|&(x, y)| (x * 0.3 + 5.0, y * 0.3 + 190.0))
+                        .collect()
+                })
+                .collect(),
         ),
         ("tap".into(), vec![vec![(270.0, 10.0)]]),
     ];
@@ -484,7 +650,10 @@ fn preprocessing_boxes_to_20_px_and_centres_the_mass_for_varied_drawings() {
             (cx - preprocess::CENTRE).abs() <= 0.5 && (cy - preprocess::CENTRE).abs() <= 0.5,
             "{name}: centre of mass ({cx:.2}, {cy:.2})"
         );
-        assert!(small.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255), "{name}: anti-aliased, not nearest");
+        assert!(
+            small.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255),
+            "{name}: anti-aliased, not nearest"
+        );
     }
     // The aspect ratio is kept: the tall 1 stays narrow, the wide 7 stays flat.
     let tall = mnist_28(&raster::rasterize(&sketch_of(&cases[0].1)));
@@ -492,7 +661,11 @@ fn preprocessing_boxes_to_20_px_and_centres_the_mass_for_varied_drawings() {
     assert!(x1 - x0 < 4, "tall 1 is {} px wide", x1 - x0 + 1);
     let wide = mnist_28(&raster::rasterize(&sketch_of(&cases[1].1)));
     let ((_, y0, _, y1), _) = bbox_and_com(wide.as_raw()).unwrap();
-    assert!((6..=9).contains(&(y1 - y0 + 1)), "wide 7 is {} px high", y1 - y0 + 1);
+    assert!(
+        (6..=9).contains(&(y1 - y0 + 1)),
+        "wide 7 is {} px high",
+        y1 - y0 + 1
+    );
 
     // Ink so lopsided that centring its mass would push the box out of the
     // field: the shift stops at the edge, so no ink is ever cut off.
@@ -508,7 +681,10 @@ fn preprocessing_boxes_to_20_px_and_centres_the_mass_for_varied_drawings() {
     let small = mnist_28(&raster::rasterize(&sketch_of(&heavy_top)));
     let ((_, y0, _, y1), (_, cy)) = bbox_and_com(small.as_raw()).unwrap();
     assert_eq!((y0, y1), (8, 27), "box at the bottom edge, whole");
-    assert!(cy < preprocess::CENTRE - 0.5, "the mass stays a little high: {cy}");
+    assert!(
+        cy < preprocess::CENTRE - 0.5,
+        "the mass stays a little high: {cy}"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -517,7 +693,12 @@ fn preprocessing_boxes_to_20_px_and_centres_the_mass_for_varied_drawings() {
 #[test]
 fn the_same_seed_gives_the_same_bytes_and_another_seed_another_split() {
     let data = folder();
-    for format in [Format::Mnist, Format::Csv, Format::ImageFolder, Format::Ndjson] {
+    for format in [
+        Format::Mnist,
+        Format::Csv,
+        Format::ImageFolder,
+        Format::Ndjson,
+    ] {
         let a = data.dir.path().join(format!("{}-a", format.name()));
         let b = data.dir.path().join(format!("{}-b", format.name()));
         export_to(&data, &a, format, |o| o.seed = 42);
@@ -529,7 +710,11 @@ fn the_same_seed_gives_the_same_bytes_and_another_seed_another_split() {
     let test_names = |seed: u64| -> BTreeSet<String> {
         let out = data.dir.path().join(format!("seed-{seed}"));
         export_to(&data, &out, Format::ImageFolder, |o| o.seed = seed);
-        tree(&out.join("test")).keys().map(|p| p.display().to_string()).filter(|p| p.ends_with(".png")).collect()
+        tree(&out.join("test"))
+            .keys()
+            .map(|p| p.display().to_string())
+            .filter(|p| p.ends_with(".png"))
+            .collect()
     };
     let (s1, s2) = (test_names(1), test_names(2));
     assert_eq!(s1.len(), s2.len());
@@ -543,7 +728,11 @@ fn the_split_is_stratified_per_digit() {
     for fraction in [0.0, 0.2, 0.5, 0.75, 1.0] {
         let out = data.dir.path().join(format!("f{fraction}"));
         let s = export_to(&data, &out, Format::Mnist, |o| o.test_fraction = fraction);
-        assert_eq!(s.test, expected_test(total, fraction), "fraction {fraction}");
+        assert_eq!(
+            s.test,
+            expected_test(total, fraction),
+            "fraction {fraction}"
+        );
         let train: Vec<u64> = total.iter().zip(&s.test).map(|(n, t)| n - t).collect();
         assert_eq!(s.train.to_vec(), train);
     }
@@ -558,8 +747,10 @@ fn split_by_session_keeps_each_writer_on_one_side() {
         o.test_fraction = 0.3;
     });
     assert_eq!(s.shared_sessions, 0);
-    let session_of: HashMap<String, Option<String>> =
-        rows(&data.paths).into_iter().map(|r| (r.filename, r.session)).collect();
+    let session_of: HashMap<String, Option<String>> = rows(&data.paths)
+        .into_iter()
+        .map(|r| (r.filename, r.session))
+        .collect();
     let sessions = |split: &str| -> BTreeSet<String> {
         tree(&out.join(split))
             .keys()
@@ -574,9 +765,20 @@ fn split_by_session_keeps_each_writer_on_one_side() {
     // As near the 30 % per digit as whole sessions allow.
     let test_total: u64 = s.test.iter().sum();
     let all = s.total() as f64;
-    assert!((test_total as f64 / all - 0.3).abs() < 0.15, "{test_total} of {all}");
-    let by_sample = export_to(&data, &data.dir.path().join("samples"), Format::ImageFolder, |o| o.test_fraction = 0.3);
-    assert!(by_sample.shared_sessions > 0, "by sample, writers do straddle the split");
+    assert!(
+        (test_total as f64 / all - 0.3).abs() < 0.15,
+        "{test_total} of {all}"
+    );
+    let by_sample = export_to(
+        &data,
+        &data.dir.path().join("samples"),
+        Format::ImageFolder,
+        |o| o.test_fraction = 0.3,
+    );
+    assert!(
+        by_sample.shared_sessions > 0,
+        "by sample, writers do straddle the split"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -588,9 +790,30 @@ fn the_command_refuses_bad_flags_and_foreign_folders_in_one_plain_line() {
     let out = data.dir.path().join("out");
     let out_s = out.to_str().unwrap();
     for extra in [
-        vec!["--format", "mnist", "--out", out_s, "--test-fraction", "1.5"],
-        vec!["--format", "mnist", "--out", out_s, "--test-fraction", "NaN"],
-        vec!["--format", "mnist", "--out", out_s, "--test-fraction", "abc"],
+        vec![
+            "--format",
+            "mnist",
+            "--out",
+            out_s,
+            "--test-fraction",
+            "1.5",
+        ],
+        vec![
+            "--format",
+            "mnist",
+            "--out",
+            out_s,
+            "--test-fraction",
+            "NaN",
+        ],
+        vec![
+            "--format",
+            "mnist",
+            "--out",
+            out_s,
+            "--test-fraction",
+            "abc",
+        ],
         vec!["--format", "bogus", "--out", out_s],
         vec!["--format", "mnist", "--out", out_s, "--split-by", "writer"],
         vec!["--format", "mnist"],
@@ -602,21 +825,38 @@ fn the_command_refuses_bad_flags_and_foreign_folders_in_one_plain_line() {
         run.expect_code(1).expect_one_plain_error_line();
         assert!(run.stderr.starts_with("digit-kiosk: "), "{extra:?}\n{run}");
     }
-    assert!(!out.join("README.md").exists(), "nothing written after a refusal");
-    assert!(data.root().join("digits.db").exists(), "the data folder is untouched");
+    assert!(
+        !out.join("README.md").exists(),
+        "nothing written after a refusal"
+    );
+    assert!(
+        data.root().join("digits.db").exists(),
+        "the data folder is untouched"
+    );
 
     // A foreign file in --out: refused.
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("notes.txt"), "mine").unwrap();
-    let run = run_on(&data.paths, "export", &["--format", "mnist", "--out", out_s]);
+    let run = run_on(
+        &data.paths,
+        "export",
+        &["--format", "mnist", "--out", out_s],
+    );
     run.expect_code(1).expect_one_plain_error_line();
     assert!(run.stderr.contains("not empty"), "{run}");
     fs::remove_file(out.join("notes.txt")).unwrap();
 
     // A previous export is replaced, the old format's files too.
-    let run = run_on(&data.paths, "export", &["--format", "mnist", "--out", out_s, "--seed", "3"]);
+    let run = run_on(
+        &data.paths,
+        "export",
+        &["--format", "mnist", "--out", out_s, "--seed", "3"],
+    );
     run.expect_code(0);
-    assert!(run.stdout.contains("exported 122 samples as mnist"), "{run}");
+    assert!(
+        run.stdout.contains("exported 122 samples as mnist"),
+        "{run}"
+    );
     assert!(out.join("t10k-images-idx3-ubyte").exists());
     let card = fs::read_to_string(out.join("README.md")).unwrap();
     assert!(
@@ -628,10 +868,16 @@ fn the_command_refuses_bad_flags_and_foreign_folders_in_one_plain_line() {
     );
     let run = run_on(&data.paths, "export", &["--format", "csv", "--out", out_s]);
     run.expect_code(0);
-    assert!(!out.join("t10k-images-idx3-ubyte").exists(), "the earlier export's files are gone");
+    assert!(
+        !out.join("t10k-images-idx3-ubyte").exists(),
+        "the earlier export's files are gone"
+    );
     assert!(out.join("train.csv").exists() && out.join("test.csv").exists());
     // Not a terminal: progress comes as plain lines on stderr, no escape codes.
-    assert!(run.stderr.lines().all(|l| l.starts_with("export: ")), "{run}");
+    assert!(
+        run.stderr.lines().all(|l| l.starts_with("export: ")),
+        "{run}"
+    );
     assert!(!run.stderr.contains('\x1b'), "{run}");
 }
 
@@ -683,7 +929,10 @@ fn flask_folder(root: &Path, samples: &[(&str, u8, Vec<u8>)]) {
             rusqlite::params![name, label.to_string(), ts],
         )
         .expect("insert an old row");
-        csv += &format!("{name},{label},2024050{}T100000000000Z,192.168.1.9\n", i + 1);
+        csv += &format!(
+            "{name},{label},2024050{}T100000000000Z,192.168.1.9\n",
+            i + 1
+        );
     }
     fs::write(root.join("labels.csv"), csv).expect("write labels.csv");
 }
@@ -691,14 +940,24 @@ fn flask_folder(root: &Path, samples: &[(&str, u8, Vec<u8>)]) {
 #[test]
 fn merge_combines_stations_skipping_duplicates_and_renaming_only_real_clashes() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b, flask, into) =
-        (tmp.path().join("kiosk-a"), tmp.path().join("kiosk-b"), tmp.path().join("old-app"), tmp.path().join("class"));
+    let (a, b, flask, into) = (
+        tmp.path().join("kiosk-a"),
+        tmp.path().join("kiosk-b"),
+        tmp.path().join("old-app"),
+        tmp.path().join("class"),
+    );
     let clash = "digit_4_20250101T000000000000Z.png";
 
     let ca = Collector::open(DataPaths::new(&a)).unwrap();
     let mut a_names = Vec::new();
     for v in 0..6 {
-        a_names.push(store_as(&ca, (v % 10) as u8, &drawing((v % 10) as u8, v), None, "a-1"));
+        a_names.push(store_as(
+            &ca,
+            (v % 10) as u8,
+            &drawing((v % 10) as u8, v),
+            None,
+            "a-1",
+        ));
     }
     a_names.push(store_as(&ca, 4, &drawing(4, 50), Some(clash), "a-2"));
     ca.shutdown();
@@ -707,17 +966,36 @@ fn merge_combines_stations_skipping_duplicates_and_renaming_only_real_clashes() 
     // has its own, and a different drawing under the clashing name.
     let cb = Collector::open(DataPaths::new(&b)).unwrap();
     for v in 0..3 {
-        store_as(&cb, (v % 10) as u8, &drawing((v % 10) as u8, v), None, "b-1");
+        store_as(
+            &cb,
+            (v % 10) as u8,
+            &drawing((v % 10) as u8, v),
+            None,
+            "b-1",
+        );
     }
     for v in 20..24 {
-        store_as(&cb, (v % 10) as u8, &drawing((v % 10) as u8, v), None, "b-1");
+        store_as(
+            &cb,
+            (v % 10) as u8,
+            &drawing((v % 10) as u8, v),
+            None,
+            "b-1",
+        );
     }
     assert_eq!(store_as(&cb, 4, &drawing(4, 51), Some(clash), "b-2"), clash);
     cb.shutdown();
 
     // The original app's folder: one new drawing, one that station A also has.
-    let png = |label: u8, v: u32| raster::encode_png(&raster::rasterize(&sketch_of(&drawing(label, v))));
-    flask_folder(&flask, &[("digit_9_old.png", 9, png(9, 77)), ("digit_1_old.png", 1, png(1, 1))]);
+    let png =
+        |label: u8, v: u32| raster::encode_png(&raster::rasterize(&sketch_of(&drawing(label, v))));
+    flask_folder(
+        &flask,
+        &[
+            ("digit_9_old.png", 9, png(9, 77)),
+            ("digit_1_old.png", 1, png(1, 1)),
+        ],
+    );
 
     let run = run_bin([
         "merge".as_ref(),
@@ -733,25 +1011,60 @@ fn merge_combines_stations_skipping_duplicates_and_renaming_only_real_clashes() 
     assert!(run.stdout.contains("1 renamed"), "{run}");
 
     let merged = rows(&DataPaths::new(&into));
-    assert_eq!(merged.len(), 7 + 5 + 1, "A's 7, B's 8 less 3 duplicates, the old app's 2 less 1");
-    let hashes: BTreeSet<&str> = merged.iter().map(|r| r.sha256.as_deref().unwrap()).collect();
+    assert_eq!(
+        merged.len(),
+        7 + 5 + 1,
+        "A's 7, B's 8 less 3 duplicates, the old app's 2 less 1"
+    );
+    let hashes: BTreeSet<&str> = merged
+        .iter()
+        .map(|r| r.sha256.as_deref().unwrap())
+        .collect();
     assert_eq!(hashes.len(), merged.len(), "no content twice");
     for r in &merged {
         assert_eq!(r.source, "merge");
         let file = DataPaths::new(&into).image(&r.filename);
         assert_eq!(common::file_sha256(&file), *r.sha256.as_ref().unwrap());
     }
-    let station = |name: &str| merged.iter().find(|r| r.filename == name).unwrap().station.clone().unwrap();
+    let station = |name: &str| {
+        merged
+            .iter()
+            .find(|r| r.filename == name)
+            .unwrap()
+            .station
+            .clone()
+            .unwrap()
+    };
     for name in &a_names {
-        assert_eq!(station(name), "kiosk-a", "{name} keeps its name and records its station");
+        assert_eq!(
+            station(name),
+            "kiosk-a",
+            "{name} keeps its name and records its station"
+        );
     }
     assert_eq!(station(clash), "kiosk-a");
-    assert_eq!(station("digit_4_20250101T000000000000Z_1.png"), "kiosk-b", "the clash is renamed");
+    assert_eq!(
+        station("digit_4_20250101T000000000000Z_1.png"),
+        "kiosk-b",
+        "the clash is renamed"
+    );
     assert_eq!(station("digit_9_old.png"), "old-app");
-    let old = merged.iter().find(|r| r.filename == "digit_9_old.png").unwrap();
-    assert_eq!((old.label, old.timestamp.as_str(), old.ip.as_str()), (9, "2024-05-01 10:00:00.000000", "192.168.1.9"));
-    assert!(merged.iter().all(|r| r.filename != "digit_1_old.png"), "the old app's copy of A's drawing is a duplicate");
-    let b_session = merged.iter().filter(|r| r.session.as_deref() == Some("b-1")).count();
+    let old = merged
+        .iter()
+        .find(|r| r.filename == "digit_9_old.png")
+        .unwrap();
+    assert_eq!(
+        (old.label, old.timestamp.as_str(), old.ip.as_str()),
+        (9, "2024-05-01 10:00:00.000000", "192.168.1.9")
+    );
+    assert!(
+        merged.iter().all(|r| r.filename != "digit_1_old.png"),
+        "the old app's copy of A's drawing is a duplicate"
+    );
+    let b_session = merged
+        .iter()
+        .filter(|r| r.session.as_deref() == Some("b-1"))
+        .count();
     assert_eq!(b_session, 4, "sessions are kept");
 
     run_on(&DataPaths::new(&into), "check", &[]).expect_code(0);
@@ -760,9 +1073,19 @@ fn merge_combines_stations_skipping_duplicates_and_renaming_only_real_clashes() 
     let out = tmp.path().join("export");
     let options = ExportOptions::new(Format::Mnist, &out);
     let summary = export::run(&DataPaths::new(&into), &options).unwrap();
-    assert_eq!(summary.stations, [("kiosk-a".to_string(), 7), ("kiosk-b".to_string(), 5), ("old-app".to_string(), 1)]);
+    assert_eq!(
+        summary.stations,
+        [
+            ("kiosk-a".to_string(), 7),
+            ("kiosk-b".to_string(), 5),
+            ("old-app".to_string(), 1)
+        ]
+    );
     let card = fs::read_to_string(out.join("README.md")).unwrap();
-    assert!(card.contains("kiosk-a (7), kiosk-b (5), old-app (1)"), "{card}");
+    assert!(
+        card.contains("kiosk-a (7), kiosk-b (5), old-app (1)"),
+        "{card}"
+    );
 
     // Merging again adds nothing.
     let report = digit_kiosk::merge::run(&[a.clone(), b.clone(), flask.clone()], &into).unwrap();
@@ -771,6 +1094,11 @@ fn merge_combines_stations_skipping_duplicates_and_renaming_only_real_clashes() 
     assert_eq!(rows(&DataPaths::new(&into)).len(), merged.len());
 
     // A folder that is not a data folder: one plain line.
-    let run = run_bin(["merge".as_ref(), tmp.path().join("nothing").as_os_str(), "--into".as_ref(), into.as_os_str()]);
+    let run = run_bin([
+        "merge".as_ref(),
+        tmp.path().join("nothing").as_os_str(),
+        "--into".as_ref(),
+        into.as_os_str(),
+    ]);
     run.expect_code(1).expect_one_plain_error_line();
 }

@@ -17,7 +17,9 @@ use digit_kiosk::sketch::{Point, Sketch, Stroke};
 use image::GrayImage;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
 }
 
 fn blessing() -> bool {
@@ -62,8 +64,12 @@ fn fixtures_rasterise_to_their_golden_pngs() {
             std::fs::write(&golden, &actual).unwrap();
             continue;
         }
-        let expected = std::fs::read(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e}; run with DIGIT_KIOSK_BLESS=1 to create it", golden.display()));
+        let expected = std::fs::read(&golden).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run with DIGIT_KIOSK_BLESS=1 to create it",
+                golden.display()
+            )
+        });
         if actual != expected {
             let (a, e) = (decode(&actual), decode(&expected));
             let differing = a.pixels().zip(e.pixels()).filter(|(p, q)| p != q).count();
@@ -77,7 +83,11 @@ fn fixtures_rasterise_to_their_golden_pngs() {
             ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatch:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatch:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -88,9 +98,18 @@ fn golden_pngs_are_the_stored_form() {
         assert_eq!(img.dimensions(), (CANVAS_SIZE, CANVAS_SIZE), "{name}");
         let ink = img.pixels().filter(|p| p.0[0] > 127).count();
         assert!(ink > 200, "{name}: has ink ({ink} pixels)");
-        assert!(img.pixels().any(|p| p.0[0] == 255), "{name}: full white ink");
-        assert!(img.pixels().filter(|p| p.0[0] == 0).count() > img.len() / 2, "{name}: on black");
-        assert!(img.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255), "{name}: anti-aliased");
+        assert!(
+            img.pixels().any(|p| p.0[0] == 255),
+            "{name}: full white ink"
+        );
+        assert!(
+            img.pixels().filter(|p| p.0[0] == 0).count() > img.len() / 2,
+            "{name}: on black"
+        );
+        assert!(
+            img.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255),
+            "{name}: anti-aliased"
+        );
     }
 }
 
@@ -119,13 +138,32 @@ fn the_same_strokes_give_the_same_bytes_every_time_and_on_every_thread() {
     let without: Vec<Stroke> = seven
         .strokes()
         .iter()
-        .map(|s| Stroke { pointer: None, points: s.points.iter().map(|p| Point { pressure: None, ..*p }).collect() })
+        .map(|s| Stroke {
+            pointer: None,
+            points: s
+                .points
+                .iter()
+                .map(|p| Point {
+                    pressure: None,
+                    ..*p
+                })
+                .collect(),
+        })
         .collect();
     assert_eq!(png_of(&Sketch::new(without).unwrap()), png_of(&seven));
 }
 
 fn tap(x: f32, y: f32) -> Sketch {
-    Sketch::new(vec![Stroke { pointer: None, points: vec![Point { x, y, t: 0.0, pressure: None }] }]).unwrap()
+    Sketch::new(vec![Stroke {
+        pointer: None,
+        points: vec![Point {
+            x,
+            y,
+            t: 0.0,
+            pressure: None,
+        }],
+    }])
+    .unwrap()
 }
 
 /// Ink-weighted centre and the bounding box of pixels over half ink.
@@ -156,12 +194,21 @@ fn a_single_tap_is_a_round_dot_of_the_brush_width() {
                 "centred on the tap: {cx},{cy}"
             );
             let d = BRUSH_WIDTH as u32;
-            assert!((d - 1..=d + 1).contains(&w) && (d - 1..=d + 1).contains(&h), "brush-wide: {w}×{h}");
+            assert!(
+                (d - 1..=d + 1).contains(&w) && (d - 1..=d + 1).contains(&h),
+                "brush-wide: {w}×{h}"
+            );
             let area = img.pixels().map(|p| f64::from(p.0[0]) / 255.0).sum::<f64>();
             let disc = std::f64::consts::PI * f64::from(BRUSH_WIDTH / 2.0).powi(2);
-            assert!((area / disc - 1.0).abs() < 0.05, "a disc's area, not a square's: {area} vs {disc}");
+            assert!(
+                (area / disc - 1.0).abs() < 0.05,
+                "a disc's area, not a square's: {area} vs {disc}"
+            );
         } else {
-            assert!(img.get_pixel(3, 3).0[0] == 255, "a tap at the edge is clipped, not lost");
+            assert!(
+                img.get_pixel(3, 3).0[0] == 255,
+                "a tap at the edge is clipped, not lost"
+            );
         }
     }
     // The golden tap too.
@@ -177,10 +224,23 @@ fn a_tap_beside_strokes_is_a_dot_too() {
         points: [(140.0, 120.0), (140.0, 240.0)]
             .iter()
             .enumerate()
-            .map(|(i, &(x, y))| Point { x, y, t: i as f64 * 50.0, pressure: None })
+            .map(|(i, &(x, y))| Point {
+                x,
+                y,
+                t: i as f64 * 50.0,
+                pressure: None,
+            })
             .collect(),
     };
-    let dot = Stroke { pointer: None, points: vec![Point { x: 140.0, y: 70.0, t: 400.0, pressure: None }] };
+    let dot = Stroke {
+        pointer: None,
+        points: vec![Point {
+            x: 140.0,
+            y: 70.0,
+            t: 400.0,
+            pressure: None,
+        }],
+    };
     let img = raster::rasterize(&Sketch::new(vec![stem, dot]).unwrap());
     assert_eq!(img.get_pixel(140, 70).0[0], 255, "the dot");
     assert_eq!(img.get_pixel(140, 95).0[0], 0, "a gap between dot and stem");

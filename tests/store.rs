@@ -14,7 +14,10 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
-use common::{Counts, TempData, counts, csv_records, db_rows, file_sha256, image_names, sqlite3, submit_strokes};
+use common::{
+    Counts, TempData, counts, csv_records, db_rows, file_sha256, image_names, sqlite3,
+    submit_strokes,
+};
 use digit_kiosk::Error;
 use digit_kiosk::collector::{Collector, Drawing, Session, Submission, sha256_hex};
 use digit_kiosk::digit::Digit;
@@ -38,7 +41,10 @@ fn parse_name(name: &str) -> Option<(u8, String, Option<u32>)> {
     let ok = stamp.len() == 22
         && stamp.as_bytes()[8] == b'T'
         && stamp.ends_with('Z')
-        && stamp.bytes().enumerate().all(|(i, b)| i == 8 || i == 21 || b.is_ascii_digit());
+        && stamp
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 8 || i == 21 || b.is_ascii_digit());
     if !ok {
         return None;
     }
@@ -48,14 +54,22 @@ fn parse_name(name: &str) -> Option<(u8, String, Option<u32>)> {
 fn png_rgba(img: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgba8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgba8,
+        )
         .unwrap();
     out
 }
 
 fn data_url(png: &[u8]) -> String {
     use base64::Engine as _;
-    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
 }
 
 #[test]
@@ -67,21 +81,41 @@ fn a_stroke_sample_reads_back_as_png_csv_and_row() {
     let receipt = collector
         .submit(Submission {
             label: Digit::try_from(7u8).unwrap(),
-            drawing: Drawing::Strokes(common::sketch(&[(40.0, 60.0), (240.0, 60.0), (120.0, 250.0)])),
+            drawing: Drawing::Strokes(common::sketch(&[
+                (40.0, 60.0),
+                (240.0, 60.0),
+                (120.0, 250.0),
+            ])),
             source: Source::Window,
             client: "127.0.0.1".into(),
             session: Some(session.clone()),
         })
         .unwrap();
     let after = Utc::now();
-    assert!(before <= receipt.timestamp && receipt.timestamp <= after, "{receipt:?}");
+    assert!(
+        before <= receipt.timestamp && receipt.timestamp <= after,
+        "{receipt:?}"
+    );
     assert_eq!(receipt.label.value(), 7);
 
     // The file name: label, then the receipt's own UTC stamp.
     let stamp = compact_stamp(&receipt.timestamp);
-    assert_eq!(parse_name(&receipt.filename), Some((7, stamp.clone(), None)), "{}", receipt.filename);
-    assert_eq!(image_names(&data.paths), vec![receipt.filename.clone()], "exactly one PNG, no leftovers");
-    assert_eq!(common::count_files(&data.paths.images()), 1, "no pending file left behind");
+    assert_eq!(
+        parse_name(&receipt.filename),
+        Some((7, stamp.clone(), None)),
+        "{}",
+        receipt.filename
+    );
+    assert_eq!(
+        image_names(&data.paths),
+        vec![receipt.filename.clone()],
+        "exactly one PNG, no leftovers"
+    );
+    assert_eq!(
+        common::count_files(&data.paths.images()),
+        1,
+        "no pending file left behind"
+    );
 
     // The PNG, opened as any image tool opens it.
     let png = image::open(data.paths.image(&receipt.filename)).unwrap();
@@ -89,28 +123,75 @@ fn a_stroke_sample_reads_back_as_png_csv_and_row() {
     let gray = png.to_luma8();
     assert_eq!(gray.dimensions(), (280, 280));
     for (x, y) in [(40, 60), (140, 60), (239, 60), (180, 155), (120, 249)] {
-        assert_eq!(gray.get_pixel(x, y).0[0], 255, "white ink on the stroke at ({x}, {y})");
+        assert_eq!(
+            gray.get_pixel(x, y).0[0],
+            255,
+            "white ink on the stroke at ({x}, {y})"
+        );
     }
-    for (x, y) in [(0, 0), (279, 279), (140, 20), (140, 100), (60, 200), (240, 240)] {
-        assert_eq!(gray.get_pixel(x, y).0[0], 0, "black away from the stroke at ({x}, {y})");
+    for (x, y) in [
+        (0, 0),
+        (279, 279),
+        (140, 20),
+        (140, 100),
+        (60, 200),
+        (240, 240),
+    ] {
+        assert_eq!(
+            gray.get_pixel(x, y).0[0],
+            0,
+            "black away from the stroke at ({x}, {y})"
+        );
     }
-    assert!(gray.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255), "anti-aliased edges");
+    assert!(
+        gray.pixels().any(|p| p.0[0] > 0 && p.0[0] < 255),
+        "anti-aliased edges"
+    );
     // The bytes on disk are the rasteriser's, so the same strokes always give the same file.
-    let same = raster::encode_png(&raster::rasterize(&common::sketch(&[(40.0, 60.0), (240.0, 60.0), (120.0, 250.0)])));
-    assert_eq!(std::fs::read(data.paths.image(&receipt.filename)).unwrap(), same);
+    let same = raster::encode_png(&raster::rasterize(&common::sketch(&[
+        (40.0, 60.0),
+        (240.0, 60.0),
+        (120.0, 250.0),
+    ])));
+    assert_eq!(
+        std::fs::read(data.paths.image(&receipt.filename)).unwrap(),
+        same
+    );
 
     // labels.csv, as a CSV reader sees it: the original four columns.
     let raw = std::fs::read_to_string(data.paths.csv()).unwrap();
     assert!(raw.starts_with("filename,label,timestamp,ip\n"), "{raw}");
     let (header, records) = csv_records(&data.paths);
     assert_eq!(header, ["filename", "label", "timestamp", "ip"]);
-    assert_eq!(records, vec![vec![receipt.filename.clone(), "7".into(), stamp.clone(), "127.0.0.1".into()]]);
+    assert_eq!(
+        records,
+        vec![vec![
+            receipt.filename.clone(),
+            "7".into(),
+            stamp.clone(),
+            "127.0.0.1".into()
+        ]]
+    );
 
     // The row, with rusqlite, while the kiosk is still running.
     let conn = common::open_db(&data.paths);
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
-    type Row = (i64, String, i64, String, String, String, String, Option<String>, String, String, String);
+    type Row = (
+        i64,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
     let row: Row = conn
         .query_row(
             "SELECT id, filename, label, typeof(label), timestamp, ip, source, session, strokes, sha256,
@@ -134,12 +215,28 @@ fn a_stroke_sample_reads_back_as_png_csv_and_row() {
             },
         )
         .unwrap();
-    let (id, filename, label, label_type, timestamp, ip, source, session_col, strokes, sha, sqlite_date) = row;
+    let (
+        id,
+        filename,
+        label,
+        label_type,
+        timestamp,
+        ip,
+        source,
+        session_col,
+        strokes,
+        sha,
+        sqlite_date,
+    ) = row;
     assert_eq!(
         (id, filename.as_str(), label, label_type.as_str()),
         (receipt.id, receipt.filename.as_str(), 7, "integer")
     );
-    assert_eq!(timestamp, db_timestamp(&receipt.timestamp), "the file name's instant, in the original's form");
+    assert_eq!(
+        timestamp,
+        db_timestamp(&receipt.timestamp),
+        "the file name's instant, in the original's form"
+    );
     assert_eq!(timestamp.len(), "2025-12-04 12:34:56.789012".len());
     assert_eq!(
         sqlite_date,
@@ -150,14 +247,30 @@ fn a_stroke_sample_reads_back_as_png_csv_and_row() {
     assert_eq!(session_col.as_deref(), Some(session.as_str()));
     assert_eq!(sha, file_sha256(&data.paths.image(&receipt.filename)));
     let strokes = Sketch::from_json(&serde_json::from_str(&strokes).unwrap()).unwrap();
-    assert_eq!(strokes, common::sketch(&[(40.0, 60.0), (240.0, 60.0), (120.0, 250.0)]), "strokes kept exactly");
+    assert_eq!(
+        strokes,
+        common::sketch(&[(40.0, 60.0), (240.0, 60.0), (120.0, 250.0)]),
+        "strokes kept exactly"
+    );
 
     // The seed's query through the real sqlite3 CLI, beside the running kiosk and after it stops.
-    let expected_line = format!("{}|{}|7|{}|127.0.0.1", receipt.id, receipt.filename, timestamp);
-    assert_eq!(sqlite3(&data.paths.db(), common::SEED_QUERY).trim_end(), expected_line);
+    let expected_line = format!(
+        "{}|{}|7|{}|127.0.0.1",
+        receipt.id, receipt.filename, timestamp
+    );
+    assert_eq!(
+        sqlite3(&data.paths.db(), common::SEED_QUERY).trim_end(),
+        expected_line
+    );
     collector.shutdown();
-    assert_eq!(sqlite3(&data.paths.db(), common::SEED_QUERY).trim_end(), expected_line);
-    assert_eq!(sqlite3(&data.paths.db(), "PRAGMA integrity_check;").trim_end(), "ok");
+    assert_eq!(
+        sqlite3(&data.paths.db(), common::SEED_QUERY).trim_end(),
+        expected_line
+    );
+    assert_eq!(
+        sqlite3(&data.paths.db(), "PRAGMA integrity_check;").trim_end(),
+        "ok"
+    );
 }
 
 #[test]
@@ -187,15 +300,34 @@ fn a_pixels_sample_is_normalised_to_the_same_form() {
     assert_eq!(gray.color(), image::ColorType::L8);
     let gray = gray.to_luma8();
     assert_eq!(gray.dimensions(), (280, 280));
-    assert!(gray.get_pixel(140, 140).0[0] > 200, "ink (inverted to white) in the middle");
-    assert_eq!(gray.get_pixel(140, 40).0[0], 0, "letterboxed: above the fitted image stays black");
-    assert_eq!(gray.get_pixel(20, 140).0[0], 0, "background inverted to black");
+    assert!(
+        gray.get_pixel(140, 140).0[0] > 200,
+        "ink (inverted to white) in the middle"
+    );
+    assert_eq!(
+        gray.get_pixel(140, 40).0[0],
+        0,
+        "letterboxed: above the fitted image stays black"
+    );
+    assert_eq!(
+        gray.get_pixel(20, 140).0[0],
+        0,
+        "background inverted to black"
+    );
     let (_, records) = csv_records(&data.paths);
     assert_eq!(
         records,
-        vec![vec![receipt.filename.clone(), "1".into(), compact_stamp(&receipt.timestamp), "192.0.2.10".into()]]
+        vec![vec![
+            receipt.filename.clone(),
+            "1".into(),
+            compact_stamp(&receipt.timestamp),
+            "192.0.2.10".into()
+        ]]
     );
-    let out = sqlite3(&data.paths.db(), "SELECT label, ip, source, strokes IS NULL FROM digit_samples;");
+    let out = sqlite3(
+        &data.paths.db(),
+        "SELECT label, ip, source, strokes IS NULL FROM digit_samples;",
+    );
     assert_eq!(out.trim_end(), "1|192.0.2.10|web|1");
 }
 
@@ -229,7 +361,10 @@ fn eight_threads_of_500_submissions_lose_and_duplicate_nothing() {
             })
         })
         .collect();
-    let receipts: Vec<(usize, Receipt)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let receipts: Vec<(usize, Receipt)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     let counted = collector.counts();
     collector.shutdown();
 
@@ -237,36 +372,68 @@ fn eight_threads_of_500_submissions_lose_and_duplicate_nothing() {
     assert_eq!(receipts.len(), total);
     let ids: HashSet<i64> = receipts.iter().map(|(_, r)| r.id).collect();
     let names: HashSet<&str> = receipts.iter().map(|(_, r)| r.filename.as_str()).collect();
-    assert_eq!((ids.len(), names.len()), (total, total), "no id or name given twice");
+    assert_eq!(
+        (ids.len(), names.len()),
+        (total, total),
+        "no id or name given twice"
+    );
     for t in 0..THREADS {
-        let mine: Vec<i64> = receipts.iter().filter(|(o, _)| *o == t).map(|(_, r)| r.id).collect();
-        assert!(mine.windows(2).all(|w| w[0] < w[1]), "one submitter's samples are stored in its order");
+        let mine: Vec<i64> = receipts
+            .iter()
+            .filter(|(o, _)| *o == t)
+            .map(|(_, r)| r.id)
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "one submitter's samples are stored in its order"
+        );
     }
 
     // The database: exactly the acknowledged samples.
     let rows = db_rows(&data.paths);
     assert_eq!(rows.len(), total);
-    let by_id: std::collections::HashMap<i64, &Receipt> = receipts.iter().map(|(_, r)| (r.id, r)).collect();
+    let by_id: std::collections::HashMap<i64, &Receipt> =
+        receipts.iter().map(|(_, r)| (r.id, r)).collect();
     for row in &rows {
-        let r = by_id.get(&row.id).unwrap_or_else(|| panic!("row {} was never acknowledged", row.id));
-        assert_eq!((row.filename.as_str(), row.label.as_str()), (r.filename.as_str(), r.label.to_string().as_str()));
+        let r = by_id
+            .get(&row.id)
+            .unwrap_or_else(|| panic!("row {} was never acknowledged", row.id));
+        assert_eq!(
+            (row.filename.as_str(), row.label.as_str()),
+            (r.filename.as_str(), r.label.to_string().as_str())
+        );
         assert_eq!(row.timestamp, db_timestamp(&r.timestamp));
     }
     let mut per_label = [0u64; 10];
     for (_, r) in &receipts {
         per_label[r.label.index()] += 1;
     }
-    assert_eq!(counted, per_label, "the collector's counts follow the commits");
+    assert_eq!(
+        counted, per_label,
+        "the collector's counts follow the commits"
+    );
 
     // The files: one per row, nothing else, each matching its checksum.
     let files = image_names(&data.paths);
     assert_eq!(files.len(), total);
-    assert_eq!(common::count_files(&data.paths.images()), total, "no pending files left");
-    assert_eq!(files.iter().map(String::as_str).collect::<HashSet<_>>(), names);
+    assert_eq!(
+        common::count_files(&data.paths.images()),
+        total,
+        "no pending files left"
+    );
+    assert_eq!(
+        files.iter().map(String::as_str).collect::<HashSet<_>>(),
+        names
+    );
     let conn = common::open_db(&data.paths);
-    let mut stmt = conn.prepare("SELECT filename, sha256 FROM digit_samples").unwrap();
-    let sums: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = conn
+        .prepare("SELECT filename, sha256 FROM digit_samples")
+        .unwrap();
+    let sums: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     for (name, sum) in sums {
         assert_eq!(file_sha256(&data.paths.image(&name)), sum, "{name}");
     }
@@ -277,11 +444,19 @@ fn eight_threads_of_500_submissions_lose_and_duplicate_nothing() {
         .iter()
         .map(|r| {
             let at = digit_kiosk::store::files::parse_db_timestamp(&r.timestamp).unwrap();
-            vec![r.filename.clone(), r.label.clone(), compact_stamp(&at), r.ip.clone()]
+            vec![
+                r.filename.clone(),
+                r.label.clone(),
+                compact_stamp(&at),
+                r.ip.clone(),
+            ]
         })
         .collect();
     assert_eq!(records.len(), total);
-    assert!(records == expected, "CSV rows equal database rows, in order");
+    assert!(
+        records == expected,
+        "CSV rows equal database rows, in order"
+    );
 }
 
 fn fixed_instant() -> DateTime<Utc> {
@@ -289,7 +464,10 @@ fn fixed_instant() -> DateTime<Utc> {
 }
 
 fn sample_at(label: u8, at: DateTime<Utc>, y: f32) -> NewSample {
-    let png = raster::encode_png(&raster::rasterize(&common::sketch(&[(50.0, y), (230.0, y)])));
+    let png = raster::encode_png(&raster::rasterize(&common::sketch(&[
+        (50.0, y),
+        (230.0, y),
+    ])));
     NewSample {
         label: Digit::try_from(label).unwrap(),
         sha256: sha256_hex(&png),
@@ -319,7 +497,9 @@ fn samples_in_the_same_microsecond_get_distinct_names() {
             let (collector, barrier) = (collector.clone(), barrier.clone());
             std::thread::spawn(move || {
                 barrier.wait();
-                collector.store(sample_at(5, at, 100.0 + 10.0 * i as f32)).unwrap()
+                collector
+                    .store(sample_at(5, at, 100.0 + 10.0 * i as f32))
+                    .unwrap()
             })
         })
         .collect::<Vec<_>>()
@@ -337,7 +517,10 @@ fn samples_in_the_same_microsecond_get_distinct_names() {
     assert_eq!(first.filename, "digit_5_20251204T123456789012Z.png");
     assert_eq!(second.filename, "digit_5_20251204T123456789012Z_1.png");
     assert_eq!(other.filename, "digit_3_20251204T123456789012Z.png");
-    assert_eq!(after_restart.filename, "digit_5_20251204T123456789012Z_10.png");
+    assert_eq!(
+        after_restart.filename,
+        "digit_5_20251204T123456789012Z_10.png"
+    );
     let mut all: Vec<Receipt> = vec![first, second, other, after_restart];
     all.extend(together);
     let names: HashSet<&str> = all.iter().map(|r| r.filename.as_str()).collect();
@@ -349,12 +532,21 @@ fn samples_in_the_same_microsecond_get_distinct_names() {
     }
     // Nothing overwrote anything: every file is still the one its row describes.
     let conn = common::open_db(&data.paths);
-    let mut stmt = conn.prepare("SELECT filename, sha256, timestamp FROM digit_samples").unwrap();
-    let rows: Vec<(String, String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let mut stmt = conn
+        .prepare("SELECT filename, sha256, timestamp FROM digit_samples")
+        .unwrap();
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(rows.len(), 12);
     let sums: HashSet<&str> = rows.iter().map(|(_, s, _)| s.as_str()).collect();
-    assert_eq!(sums.len(), 11, "eleven different drawings (label 3 and the first 5 share one)");
+    assert_eq!(
+        sums.len(),
+        11,
+        "eleven different drawings (label 3 and the first 5 share one)"
+    );
     for (name, sum, ts) in &rows {
         assert_eq!(&file_sha256(&data.paths.image(name)), sum, "{name}");
         assert_eq!(ts, "2025-12-04 12:34:56.789012");
@@ -373,15 +565,23 @@ fn a_second_writer_on_the_same_folder_is_refused_by_name() {
     let me = format!("process {}", std::process::id());
 
     // In this process: a second collector.
-    let err = Collector::open(data.paths.clone()).err().expect("a second writer must be refused");
+    let err = Collector::open(data.paths.clone())
+        .err()
+        .expect("a second writer must be refused");
     assert!(matches!(err, Error::FolderInUse { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains(&folder) && message.contains(&me), "names the folder and the other process: {message}");
+    assert!(
+        message.contains(&folder) && message.contains(&me),
+        "names the folder and the other process: {message}"
+    );
 
     // In another process: the real binary's `check` (a writer) is refused the same way ...
     let run = common::run_on(&data.paths, "check", &[]);
     run.expect_code(1).expect_one_plain_error_line();
-    assert!(run.stderr.contains(&folder) && run.stderr.contains(&me), "{run}");
+    assert!(
+        run.stderr.contains(&folder) && run.stderr.contains(&me),
+        "{run}"
+    );
     assert!(run.stderr.contains("in use"), "{run}");
     // ... while `stats` reads beside the running kiosk.
     let run = common::run_on(&data.paths, "stats", &["--json"]);
@@ -392,7 +592,14 @@ fn a_second_writer_on_the_same_folder_is_refused_by_name() {
     // Nothing was disturbed, and once the kiosk stops the folder is free.
     submit_strokes(&collector, 4, &[(60.0, 40.0), (60.0, 240.0)]);
     collector.shutdown();
-    assert_eq!(counts(&data.paths), Counts { files: 2, rows: 2, csv_lines: 2 });
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 2,
+            rows: 2,
+            csv_lines: 2
+        }
+    );
     let again = data.collector();
     assert_eq!(again.counts()[4], 2);
     again.shutdown();
@@ -459,7 +666,13 @@ impl Raw {
             (None, Some(url)) => Drawing::Pixels(normalize_png(&png_from_data_url(url)?)?),
             (None, None) => return Err(Error::NothingDrawn),
         };
-        collector.submit(Submission { label, drawing, source: Source::Web, client: "192.0.2.1".into(), session })
+        collector.submit(Submission {
+            label,
+            drawing,
+            source: Source::Web,
+            client: "192.0.2.1".into(),
+            session,
+        })
     }
 }
 
@@ -485,28 +698,104 @@ fn every_rejection_is_plain_words_and_writes_nothing() {
         raw
     };
     let cases: Vec<(&str, Raw, &str)> = vec![
-        ("label 10", with(&|r| r.label = json!(10)), "label must be a digit from 0 to 9"),
-        ("label -1", with(&|r| r.label = json!(-1)), "label must be a digit from 0 to 9"),
-        ("label \"55\"", with(&|r| r.label = json!("55")), "label must be a digit from 0 to 9"),
-        ("label 2.5", with(&|r| r.label = json!(2.5)), "label must be a digit from 0 to 9"),
-        ("no strokes at all", with(&|r| r.strokes = Some(json!([]))), "empty"),
-        ("strokes without points", with(&|r| r.strokes = Some(json!([[], []]))), "empty"),
-        ("strokes not a list", with(&|r| r.strokes = Some(json!({"x": 1}))), "list of strokes"),
-        ("a point with two numbers", with(&|r| r.strokes = Some(json!([[[1, 2]]]))), "[x, y, t]"),
-        ("a point with text", with(&|r| r.strokes = Some(json!([[[1, "a", 3]]]))), "[x, y, t]"),
-        ("an infinite coordinate", with(&|r| r.strokes = Some(json!([[[1e39, 2, 3]]]))), "finite"),
-        ("far outside the canvas", with(&|r| r.strokes = Some(json!([[[10, 10, 0], [5000, 2, 3]]]))), "far outside"),
-        ("negative time", with(&|r| r.strokes = Some(json!([[[10, 10, -5]]]))), "time"),
-        ("too many points", with(&|r| r.strokes = Some(json!([too_many.clone()]))), "10000"),
-        ("empty session", with(&|r| r.session = Some("")), "session must be"),
-        ("session with a path", with(&|r| r.session = Some("../etc")), "session must be"),
-        ("session with spaces", with(&|r| r.session = Some("a b")), "session must be"),
-        ("nothing drawn", with(&|r| r.strokes = None), "nothing drawn"),
+        (
+            "label 10",
+            with(&|r| r.label = json!(10)),
+            "label must be a digit from 0 to 9",
+        ),
+        (
+            "label -1",
+            with(&|r| r.label = json!(-1)),
+            "label must be a digit from 0 to 9",
+        ),
+        (
+            "label \"55\"",
+            with(&|r| r.label = json!("55")),
+            "label must be a digit from 0 to 9",
+        ),
+        (
+            "label 2.5",
+            with(&|r| r.label = json!(2.5)),
+            "label must be a digit from 0 to 9",
+        ),
+        (
+            "no strokes at all",
+            with(&|r| r.strokes = Some(json!([]))),
+            "empty",
+        ),
+        (
+            "strokes without points",
+            with(&|r| r.strokes = Some(json!([[], []]))),
+            "empty",
+        ),
+        (
+            "strokes not a list",
+            with(&|r| r.strokes = Some(json!({"x": 1}))),
+            "list of strokes",
+        ),
+        (
+            "a point with two numbers",
+            with(&|r| r.strokes = Some(json!([[[1, 2]]]))),
+            "[x, y, t]",
+        ),
+        (
+            "a point with text",
+            with(&|r| r.strokes = Some(json!([[[1, "a", 3]]]))),
+            "[x, y, t]",
+        ),
+        (
+            "an infinite coordinate",
+            with(&|r| r.strokes = Some(json!([[[1e39, 2, 3]]]))),
+            "finite",
+        ),
+        (
+            "far outside the canvas",
+            with(&|r| r.strokes = Some(json!([[[10, 10, 0], [5000, 2, 3]]]))),
+            "far outside",
+        ),
+        (
+            "negative time",
+            with(&|r| r.strokes = Some(json!([[[10, 10, -5]]]))),
+            "time",
+        ),
+        (
+            "too many points",
+            with(&|r| r.strokes = Some(json!([too_many.clone()]))),
+            "10000",
+        ),
+        (
+            "empty session",
+            with(&|r| r.session = Some("")),
+            "session must be",
+        ),
+        (
+            "session with a path",
+            with(&|r| r.session = Some("../etc")),
+            "session must be",
+        ),
+        (
+            "session with spaces",
+            with(&|r| r.session = Some("a b")),
+            "session must be",
+        ),
+        (
+            "nothing drawn",
+            with(&|r| r.strokes = None),
+            "nothing drawn",
+        ),
         ("a blank image", image(&blank), "blank"),
         ("a transparent image", image(&transparent), "blank"),
         ("an image over 2048 px", image(&oversized), "2048"),
-        ("not a PNG", image(b"GIF89a\x01\x00\x01\x00"), "not a readable PNG"),
-        ("a truncated PNG", image(&blank[..blank.len() / 2]), "not a readable PNG"),
+        (
+            "not a PNG",
+            image(b"GIF89a\x01\x00\x01\x00"),
+            "not a readable PNG",
+        ),
+        (
+            "a truncated PNG",
+            image(&blank[..blank.len() / 2]),
+            "not a readable PNG",
+        ),
         (
             "a JPEG data URL",
             with(&|r| {
@@ -525,13 +814,29 @@ fn every_rejection_is_plain_words_and_writes_nothing() {
         ),
     ];
     let before = counts(&data.paths);
-    assert_eq!(before, Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        before,
+        Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
     let csv_before = std::fs::read(data.paths.csv()).unwrap();
     for (what, raw, words) in cases {
-        let err = raw.submit(&collector).err().unwrap_or_else(|| panic!("{what}: must be refused"));
+        let err = raw
+            .submit(&collector)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: must be refused"));
         let message = err.to_string();
-        assert!(message.contains(words), "{what}: `{message}` should say `{words}`");
-        assert!(err.is_bad_input(), "{what}: a client's mistake, not a station failure: {err:?}");
+        assert!(
+            message.contains(words),
+            "{what}: `{message}` should say `{words}`"
+        );
+        assert!(
+            err.is_bad_input(),
+            "{what}: a client's mistake, not a station failure: {err:?}"
+        );
         assert!(
             !message.contains('{') && !message.contains("Error"),
             "{what}: plain words, not debug output: {message}"
@@ -541,21 +846,41 @@ fn every_rejection_is_plain_words_and_writes_nothing() {
 
     // A decompression bomb: 12,000 × 12,000 pixels (144 MB) in a small PNG, refused from its header.
     let bomb = bomb_png(12_000, 12_000);
-    assert!(bomb.len() < 1 << 20, "the bomb is small: {} bytes", bomb.len());
+    assert!(
+        bomb.len() < 1 << 20,
+        "the bomb is small: {} bytes",
+        bomb.len()
+    );
     let start = Instant::now();
-    let err = image(&bomb).submit(&collector).expect_err("a bomb is refused");
+    let err = image(&bomb)
+        .submit(&collector)
+        .expect_err("a bomb is refused");
     let took = start.elapsed();
     assert!(err.to_string().contains("larger than 2048×2048"), "{err}");
-    assert!(took < Duration::from_millis(500), "refused fast, not decoded: {took:?}");
+    assert!(
+        took < Duration::from_millis(500),
+        "refused fast, not decoded: {took:?}"
+    );
 
     collector.shutdown();
-    assert_eq!(counts(&data.paths), before, "nothing written after shutdown either");
+    assert_eq!(
+        counts(&data.paths),
+        before,
+        "nothing written after shutdown either"
+    );
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), csv_before);
     // And a valid submission still goes through the same path.
     let collector = data.collector();
     Raw::ok().submit(&collector).unwrap();
     collector.shutdown();
-    assert_eq!(counts(&data.paths), Counts { files: 2, rows: 2, csv_lines: 2 });
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 2,
+            rows: 2,
+            csv_lines: 2
+        }
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -593,7 +918,8 @@ fn make_flask_folder(data: &TempData) -> Vec<FlaskSample> {
     let mut csv = String::from("filename,label,timestamp,ip\n");
     let conn = rusqlite::Connection::open(paths.db()).unwrap();
     conn.execute_batch(FLASK_SCHEMA).unwrap();
-    let start = Utc.with_ymd_and_hms(2025, 12, 4, 12, 34, 56).unwrap() + chrono::Duration::microseconds(789_012);
+    let start = Utc.with_ymd_and_hms(2025, 12, 4, 12, 34, 56).unwrap()
+        + chrono::Duration::microseconds(789_012);
     let mut samples = Vec::new();
     for i in 0..13i64 {
         if i == 6 {
@@ -614,24 +940,42 @@ fn make_flask_folder(data: &TempData) -> Vec<FlaskSample> {
             5 => Some(String::new()),
             _ => Some(format!("192.168.1.{}", 10 + i)),
         };
-        csv += &format!("{filename},{label},{stamp},{}\n", ip.as_deref().unwrap_or(""));
+        csv += &format!(
+            "{filename},{label},{stamp},{}\n",
+            ip.as_deref().unwrap_or("")
+        );
         let timestamp = now.format("%Y-%m-%d %H:%M:%S%.6f").to_string();
         conn.execute(
             "INSERT INTO digit_samples (id, filename, label, timestamp, ip) VALUES (?1, ?2, ?3, ?4, ?5)",
             rusqlite::params![id, filename, label, timestamp, ip],
         )
         .unwrap();
-        samples.push(FlaskSample { id, filename, label, timestamp, ip });
+        samples.push(FlaskSample {
+            id,
+            filename,
+            label,
+            timestamp,
+            ip,
+        });
     }
     std::fs::write(paths.csv(), csv).unwrap();
-    let label_type: String =
-        conn.query_row("SELECT typeof(label) FROM digit_samples LIMIT 1", [], |r| r.get(0)).unwrap();
-    assert_eq!(label_type, "text", "the fixture stores labels as the original did");
+    let label_type: String = conn
+        .query_row("SELECT typeof(label) FROM digit_samples LIMIT 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(
+        label_type, "text",
+        "the fixture stores labels as the original did"
+    );
     samples
 }
 
 fn hashes(data: &TempData) -> Vec<(String, String)> {
-    image_names(&data.paths).into_iter().map(|n| (file_sha256(&data.paths.image(&n)), n)).collect()
+    image_names(&data.paths)
+        .into_iter()
+        .map(|n| (file_sha256(&data.paths.image(&n)), n))
+        .collect()
 }
 
 #[test]
@@ -656,7 +1000,9 @@ fn a_flask_made_folder_opens_in_place_without_loss() {
     assert_eq!(stats["first"], "2025-12-04 12:34:56.789012", "{run}");
 
     let conn = common::open_db(&data.paths);
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
     assert_eq!(version, SCHEMA_VERSION);
     let types: String = conn
         .query_row(
@@ -665,7 +1011,10 @@ fn a_flask_made_folder_opens_in_place_without_loss() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(types, "integer/flask", "labels became numbers; rows marked as the original app's");
+    assert_eq!(
+        types, "integer/flask",
+        "labels became numbers; rows marked as the original app's"
+    );
     drop(conn);
 
     // Every row keeps its id and values; NULL addresses read as empty, as before.
@@ -682,7 +1031,10 @@ fn a_flask_made_folder_opens_in_place_without_loss() {
     assert_eq!(hashes(&data), files_before);
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), csv_before);
     assert_eq!(sqlite3(&data.paths.db(), common::SEED_QUERY), seed_before);
-    assert_eq!(sqlite3(&data.paths.db(), "PRAGMA integrity_check;").trim_end(), "ok");
+    assert_eq!(
+        sqlite3(&data.paths.db(), "PRAGMA integrity_check;").trim_end(),
+        "ok"
+    );
 
     // `check` finds the three parts in agreement.
     let run = common::run_on(&data.paths, "check", &[]);
@@ -704,8 +1056,20 @@ fn a_flask_made_folder_opens_in_place_without_loss() {
     assert!(run.stdout.contains("ok: 13 samples"), "{run}");
     let seed_after = common::seed_query_cli(&data.paths);
     assert_eq!(seed_after.len(), 10);
-    assert_eq!(seed_after[0], ["1", &flask[0].filename, "0", "2025-12-04 12:34:56.789012", "192.168.1.10"]);
-    let out = sqlite3(&data.paths.db(), "SELECT id, label, ip FROM digit_samples WHERE id IN (4, 14) ORDER BY id;");
+    assert_eq!(
+        seed_after[0],
+        [
+            "1",
+            &flask[0].filename,
+            "0",
+            "2025-12-04 12:34:56.789012",
+            "192.168.1.10"
+        ]
+    );
+    let out = sqlite3(
+        &data.paths.db(),
+        "SELECT id, label, ip FROM digit_samples WHERE id IN (4, 14) ORDER BY id;",
+    );
     assert_eq!(out, "4|3|\n14|9|127.0.0.1\n");
 }
 
@@ -722,15 +1086,36 @@ fn a_flask_folder_with_a_name_written_twice_opens_and_check_names_it() {
     )
     .unwrap();
     drop(conn);
-    let stamp = twice.timestamp.replace(['-', ':'], "").replace(' ', "T").replace('.', "") + "Z";
-    let mut csv = std::fs::OpenOptions::new().append(true).open(data.paths.csv()).unwrap();
-    writeln!(csv, "{},{},{stamp},192.168.1.99", twice.filename, twice.label).unwrap();
+    let stamp = twice
+        .timestamp
+        .replace(['-', ':'], "")
+        .replace(' ', "T")
+        .replace('.', "")
+        + "Z";
+    let mut csv = std::fs::OpenOptions::new()
+        .append(true)
+        .open(data.paths.csv())
+        .unwrap();
+    writeln!(
+        csv,
+        "{},{},{stamp},192.168.1.99",
+        twice.filename, twice.label
+    )
+    .unwrap();
     drop(csv);
 
     let run = common::run_on(&data.paths, "check", &[]);
     run.expect_code(1);
-    assert!(run.stdout.contains(&format!("duplicate rows: {}", twice.filename)), "{run}");
-    assert_eq!(common::count_rows(&data.paths), 13, "opened, nothing dropped");
+    assert!(
+        run.stdout
+            .contains(&format!("duplicate rows: {}", twice.filename)),
+        "{run}"
+    );
+    assert_eq!(
+        common::count_rows(&data.paths),
+        13,
+        "opened, nothing dropped"
+    );
     // New samples can still be stored beside it.
     let collector = data.collector();
     submit_strokes(&collector, 1, &[(140.0, 40.0), (140.0, 240.0)]);
@@ -745,20 +1130,31 @@ fn a_flask_folder_with_a_name_written_twice_opens_and_check_names_it() {
 /// that opening recovered.
 fn check_folder(data: &TempData) -> (Vec<String>, Vec<String>) {
     let report = digit_kiosk::check::run(&data.paths, false).unwrap();
-    (report.problems.iter().map(ToString::to_string).collect(), report.recovered)
+    (
+        report.problems.iter().map(ToString::to_string).collect(),
+        report.recovered,
+    )
 }
 
 /// The files in `trash/`, sorted (none if it does not exist).
 fn trash_names(data: &TempData) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(data.paths.trash())
-        .map(|d| d.flatten().filter_map(|e| e.file_name().into_string().ok()).collect())
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     names.sort();
     names
 }
 
 fn csv_names(data: &TempData) -> Vec<String> {
-    csv_records(&data.paths).1.into_iter().map(|r| r[0].clone()).collect()
+    csv_records(&data.paths)
+        .1
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect()
 }
 
 #[test]
@@ -781,9 +1177,18 @@ fn deleting_a_sample_moves_its_png_to_trash_and_leaves_no_other_trace() {
     let deleted = collector.delete(gone.id).unwrap();
     assert_eq!((deleted.sample.id, deleted.sample.label), (gone.id, 7));
     assert_eq!(deleted.sample.filename, gone.filename);
-    assert_eq!(deleted.trashed.as_deref(), Some(gone.filename.as_str()), "its own name in trash/");
-    let strokes: serde_json::Value = serde_json::from_str(deleted.sample.strokes.as_deref().unwrap()).unwrap();
-    assert_eq!(Sketch::from_json(&strokes).unwrap(), common::sketch(&seven), "the drawing comes back with it");
+    assert_eq!(
+        deleted.trashed.as_deref(),
+        Some(gone.filename.as_str()),
+        "its own name in trash/"
+    );
+    let strokes: serde_json::Value =
+        serde_json::from_str(deleted.sample.strokes.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        Sketch::from_json(&strokes).unwrap(),
+        common::sketch(&seven),
+        "the drawing comes back with it"
+    );
     assert_eq!(changes.load(SeqCst), before + 1, "listeners are told");
     let mut per_label = [0; 10];
     per_label[1] = 1;
@@ -797,24 +1202,68 @@ fn deleting_a_sample_moves_its_png_to_trash_and_leaves_no_other_trace() {
         kept
     });
     assert_eq!(trash_names(&data), vec![gone.filename.clone()]);
-    assert_eq!(file_sha256(&data.paths.trash().join(&gone.filename)), sha, "the very PNG, unchanged");
-    assert_eq!(csv_names(&data), vec![kept1.filename.clone(), kept2.filename.clone()], "the other lines, in order");
-    assert_eq!(db_rows(&data.paths).iter().map(|r| r.id).collect::<Vec<_>>(), vec![kept1.id, kept2.id]);
-    assert!(!data.paths.csv().with_extension("tmp-rewrite").exists(), "no temporary file left");
+    assert_eq!(
+        file_sha256(&data.paths.trash().join(&gone.filename)),
+        sha,
+        "the very PNG, unchanged"
+    );
+    assert_eq!(
+        csv_names(&data),
+        vec![kept1.filename.clone(), kept2.filename.clone()],
+        "the other lines, in order"
+    );
+    assert_eq!(
+        db_rows(&data.paths)
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        vec![kept1.id, kept2.id]
+    );
+    assert!(
+        !data.paths.csv().with_extension("tmp-rewrite").exists(),
+        "no temporary file left"
+    );
 
     // Asking again is refused in plain words and changes nothing.
     let err = collector.delete(gone.id).unwrap_err();
-    assert!(matches!(err, Error::NoSuchSample(id) if id == gone.id), "{err:?}");
-    assert_eq!(err.to_string(), format!("there is no sample {} (it may have been removed already)", gone.id));
-    assert_eq!(counts(&data.paths), Counts { files: 2, rows: 2, csv_lines: 2 });
+    assert!(
+        matches!(err, Error::NoSuchSample(id) if id == gone.id),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "there is no sample {} (it may have been removed already)",
+            gone.id
+        )
+    );
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 2,
+            rows: 2,
+            csv_lines: 2
+        }
+    );
 
     // Storing goes on after it, appending to the rewritten CSV.
     let next = submit_strokes(&collector, 7, &[(50.0, 50.0), (230.0, 230.0)]);
     assert!(next.id > kept2.id, "ids are never given again");
     collector.shutdown();
-    assert_eq!(counts(&data.paths), Counts { files: 3, rows: 3, csv_lines: 3 });
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 3,
+            rows: 3,
+            csv_lines: 3
+        }
+    );
     assert_eq!(csv_names(&data).last(), Some(&next.filename));
-    assert_eq!(check_folder(&data), (Vec::new(), Vec::new()), "check finds nothing, nothing to recover");
+    assert_eq!(
+        check_folder(&data),
+        (Vec::new(), Vec::new()),
+        "check finds nothing, nothing to recover"
+    );
     common::run_on(&data.paths, "check", &[]).expect_code(0);
     let run = common::run_on(&data.paths, "stats", &["--json"]);
     let stats: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -829,18 +1278,36 @@ fn a_name_already_in_trash_gets_a_number_and_each_delete_keeps_its_own_png() {
     let first = collector.store(sample_at(5, at, 40.0)).unwrap();
     collector.delete(first.id).unwrap();
     // The name is free again; a merge keeps another station's names.
-    let again =
-        collector.store(NewSample { preferred_name: Some(first.filename.clone()), ..sample_at(5, at, 120.0) }).unwrap();
+    let again = collector
+        .store(NewSample {
+            preferred_name: Some(first.filename.clone()),
+            ..sample_at(5, at, 120.0)
+        })
+        .unwrap();
     assert_eq!(again.filename, first.filename);
     let again_sha = file_sha256(&data.paths.image(&again.filename));
     let deleted = collector.delete(again.id).unwrap();
     collector.shutdown();
     let numbered = "digit_5_20251204T123456789012Z~1.png";
     assert_eq!(deleted.trashed.as_deref(), Some(numbered));
-    assert_eq!(trash_names(&data), vec![first.filename.clone(), numbered.to_string()]);
+    assert_eq!(
+        trash_names(&data),
+        vec![first.filename.clone(), numbered.to_string()]
+    );
     assert_eq!(file_sha256(&data.paths.trash().join(numbered)), again_sha);
-    assert_ne!(file_sha256(&data.paths.trash().join(&first.filename)), again_sha, "the first one is not overwritten");
-    assert_eq!(counts(&data.paths), Counts { files: 0, rows: 0, csv_lines: 0 });
+    assert_ne!(
+        file_sha256(&data.paths.trash().join(&first.filename)),
+        again_sha,
+        "the first one is not overwritten"
+    );
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 0,
+            rows: 0,
+            csv_lines: 0
+        }
+    );
     assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
 }
 
@@ -849,13 +1316,24 @@ fn a_delete_cut_short_at_any_step_is_rolled_back_or_finished_at_the_next_open() 
     use digit_kiosk::store::Store;
     let data = TempData::new();
     let collector = data.collector();
-    let receipts: Vec<Receipt> =
-        (0..5u8).map(|i| submit_strokes(&collector, i, &[(40.0 + 30.0 * f32::from(i), 40.0), (60.0, 240.0)])).collect();
+    let receipts: Vec<Receipt> = (0..5u8)
+        .map(|i| {
+            submit_strokes(
+                &collector,
+                i,
+                &[(40.0 + 30.0 * f32::from(i), 40.0), (60.0, 240.0)],
+            )
+        })
+        .collect();
     collector.shutdown();
     let (paths, trash) = (&data.paths, data.paths.trash());
     let recorded_sha = |name: &str| -> Option<String> {
         common::open_db(paths)
-            .query_row("SELECT sha256 FROM digit_samples WHERE filename = ?1", [name], |r| r.get(0))
+            .query_row(
+                "SELECT sha256 FROM digit_samples WHERE filename = ?1",
+                [name],
+                |r| r.get(0),
+            )
             .unwrap()
     };
 
@@ -864,17 +1342,47 @@ fn a_delete_cut_short_at_any_step_is_rolled_back_or_finished_at_the_next_open() 
     let cut = &receipts[1];
     std::fs::create_dir_all(&trash).unwrap();
     std::fs::write(trash.join(&cut.filename), b"an older sample's PNG").unwrap();
-    std::fs::rename(paths.image(&cut.filename), trash.join(cut.filename.replace(".png", "~1.png"))).unwrap();
+    std::fs::rename(
+        paths.image(&cut.filename),
+        trash.join(cut.filename.replace(".png", "~1.png")),
+    )
+    .unwrap();
     let (problems, recovered) = check_folder(&data);
     assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
-    assert!(recovered.iter().any(|r| r.contains("moved 1 image(s) back from trash/")), "{recovered:?}");
-    assert_eq!(file_sha256(&paths.image(&cut.filename)), recorded_sha(&cut.filename).unwrap(), "its own PNG came back");
-    assert_eq!(trash_names(&data), vec![cut.filename.clone()], "the older one stays in trash/");
-    assert_eq!(counts(paths), Counts { files: 5, rows: 5, csv_lines: 5 });
+    assert!(
+        recovered
+            .iter()
+            .any(|r| r.contains("moved 1 image(s) back from trash/")),
+        "{recovered:?}"
+    );
+    assert_eq!(
+        file_sha256(&paths.image(&cut.filename)),
+        recorded_sha(&cut.filename).unwrap(),
+        "its own PNG came back"
+    );
+    assert_eq!(
+        trash_names(&data),
+        vec![cut.filename.clone()],
+        "the older one stays in trash/"
+    );
+    assert_eq!(
+        counts(paths),
+        Counts {
+            files: 5,
+            rows: 5,
+            csv_lines: 5
+        }
+    );
 
     // The same for a row of the original app, which has no checksum: the PNG of its name comes back.
     let flask = &receipts[2];
-    common::sqlite3(&paths.db(), &format!("UPDATE digit_samples SET sha256 = NULL WHERE id = {};", flask.id));
+    common::sqlite3(
+        &paths.db(),
+        &format!(
+            "UPDATE digit_samples SET sha256 = NULL WHERE id = {};",
+            flask.id
+        ),
+    );
     std::fs::rename(paths.image(&flask.filename), trash.join(&flask.filename)).unwrap();
     let (problems, recovered) = check_folder(&data);
     assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
@@ -890,14 +1398,36 @@ fn a_delete_cut_short_at_any_step_is_rolled_back_or_finished_at_the_next_open() 
     drop(store);
     assert_eq!(deleted.trashed.as_deref(), Some(gone.filename.as_str()));
     std::fs::write(paths.csv(), &csv_before).unwrap();
-    std::fs::write(paths.csv().with_extension("tmp-rewrite"), b"filename,label,timestamp,ip\ndigit_0_2025").unwrap();
+    std::fs::write(
+        paths.csv().with_extension("tmp-rewrite"),
+        b"filename,label,timestamp,ip\ndigit_0_2025",
+    )
+    .unwrap();
     let (problems, recovered) = check_folder(&data);
     assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
-    assert!(recovered.iter().any(|r| r.contains("still listed 1 deleted sample(s)")), "{recovered:?}");
+    assert!(
+        recovered
+            .iter()
+            .any(|r| r.contains("still listed 1 deleted sample(s)")),
+        "{recovered:?}"
+    );
     assert!(!csv_names(&data).contains(&gone.filename));
-    assert!(!paths.csv().with_extension("tmp-rewrite").exists(), "the cut-short temporary file is gone");
-    assert_eq!(counts(paths), Counts { files: 4, rows: 4, csv_lines: 4 });
-    assert!(trash.join(&gone.filename).is_file(), "and its PNG stays in trash/");
+    assert!(
+        !paths.csv().with_extension("tmp-rewrite").exists(),
+        "the cut-short temporary file is gone"
+    );
+    assert_eq!(
+        counts(paths),
+        Counts {
+            files: 4,
+            rows: 4,
+            csv_lines: 4
+        }
+    );
+    assert!(
+        trash.join(&gone.filename).is_file(),
+        "and its PNG stays in trash/"
+    );
 
     // A trashed sample's line and a missing tail at once (an append lost before the delete).
     let last = &receipts[4];
@@ -914,7 +1444,14 @@ fn a_delete_cut_short_at_any_step_is_rolled_back_or_finished_at_the_next_open() 
     std::fs::write(paths.csv(), without_last).unwrap();
     let (problems, recovered) = check_folder(&data);
     assert_eq!(problems, Vec::<String>::new(), "{recovered:?}");
-    assert_eq!(counts(paths), Counts { files: 3, rows: 3, csv_lines: 3 });
+    assert_eq!(
+        counts(paths),
+        Counts {
+            files: 3,
+            rows: 3,
+            csv_lines: 3
+        }
+    );
     assert_eq!(csv_names(&data).last(), Some(&last.filename));
 
     // Every step done: nothing to recover, and the real binary agrees.
@@ -937,11 +1474,21 @@ fn a_delete_the_database_refuses_leaves_the_sample_whole() {
     let err = store.delete(receipt.id).unwrap_err();
     assert!(err.to_string().contains("database is locked"), "{err}");
     blocker.execute_batch("ROLLBACK").unwrap();
-    assert!(data.paths.image(&receipt.filename).is_file(), "the PNG is moved back");
+    assert!(
+        data.paths.image(&receipt.filename).is_file(),
+        "the PNG is moved back"
+    );
     assert_eq!(trash_names(&data), Vec::<String>::new());
     assert_eq!(std::fs::read(data.paths.csv()).unwrap(), csv_before);
     drop(store);
-    assert_eq!(counts(&data.paths), Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        counts(&data.paths),
+        Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
     assert_eq!(check_folder(&data), (Vec::new(), Vec::new()));
 }
 
@@ -960,7 +1507,11 @@ fn deletes_between_concurrent_submits_keep_the_three_parts_in_agreement() {
                 let (mut kept, mut gone) = (Vec::new(), Vec::new());
                 for i in 0..EACH {
                     let (x, y) = (20.0 + (t * 60) as f32, 20.0 + (i * 4) as f32);
-                    let receipt = submit_strokes(&collector, ((t + i) % 10) as u8, &[(x, y), (x + 30.0, y + 10.0)]);
+                    let receipt = submit_strokes(
+                        &collector,
+                        ((t + i) % 10) as u8,
+                        &[(x, y), (x + 30.0, y + 10.0)],
+                    );
                     if i % 3 == 1 {
                         let deleted = collector.delete(receipt.id).unwrap();
                         assert_eq!(deleted.trashed.as_deref(), Some(receipt.filename.as_str()));
@@ -985,11 +1536,24 @@ fn deletes_between_concurrent_submits_keep_the_three_parts_in_agreement() {
     for r in &kept {
         per_label[r.label.index()] += 1;
     }
-    assert_eq!(counted, per_label, "the counts follow deletes as well as commits");
+    assert_eq!(
+        counted, per_label,
+        "the counts follow deletes as well as commits"
+    );
     kept.sort_by_key(|r| r.id);
     let kept_names: Vec<String> = kept.iter().map(|r| r.filename.clone()).collect();
-    assert_eq!(db_rows(&data.paths).iter().map(|r| r.filename.clone()).collect::<Vec<_>>(), kept_names);
-    assert_eq!(csv_names(&data), kept_names, "the CSV lines are the rows, in order");
+    assert_eq!(
+        db_rows(&data.paths)
+            .iter()
+            .map(|r| r.filename.clone())
+            .collect::<Vec<_>>(),
+        kept_names
+    );
+    assert_eq!(
+        csv_names(&data),
+        kept_names,
+        "the CSV lines are the rows, in order"
+    );
     let mut sorted = kept_names.clone();
     sorted.sort();
     assert_eq!(image_names(&data.paths), sorted);

@@ -48,8 +48,16 @@ impl Station {
         };
         let server = Server::start(collector.clone(), &config).unwrap();
         let addr = server.local_addr();
-        assert_eq!(server.urls(), vec![format!("http://127.0.0.1:{}/", addr.port())]);
-        Self { data, collector, server: Some(server), addr }
+        assert_eq!(
+            server.urls(),
+            vec![format!("http://127.0.0.1:{}/", addr.port())]
+        );
+        Self {
+            data,
+            collector,
+            server: Some(server),
+            addr,
+        }
     }
 
     fn client(&self) -> Client {
@@ -63,7 +71,11 @@ impl Station {
     /// Nothing in the folder: no PNG, no row, no CSV line.
     fn assert_untouched(&self, what: &str) {
         let c = self.counts();
-        assert_eq!((c.files, c.rows, c.csv_lines), (0, 0, 0), "{what} wrote something: {c:?}");
+        assert_eq!(
+            (c.files, c.rows, c.csv_lines),
+            (0, 0, 0),
+            "{what} wrote something: {c:?}"
+        );
     }
 }
 
@@ -85,7 +97,10 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
     fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
@@ -107,9 +122,13 @@ impl Client {
     }
 
     fn over(stream: TcpStream) -> Self {
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         stream.set_nodelay(true).unwrap();
-        Self { reader: BufReader::new(stream) }
+        Self {
+            reader: BufReader::new(stream),
+        }
     }
 
     fn send(&mut self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
@@ -130,8 +149,11 @@ impl Client {
     fn read_reply(&mut self, head_only: bool) -> Reply {
         let mut line = String::new();
         self.reader.read_line(&mut line).unwrap();
-        let status: u16 =
-            line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("status line {line:?}"));
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("status line {line:?}"));
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
@@ -143,11 +165,18 @@ impl Client {
             let (k, v) = h.split_once(':').unwrap();
             headers.push((k.trim().to_string(), v.trim().to_string()));
         }
-        let mut reply = Reply { status, headers, body: Vec::new() };
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
         if head_only || status == 304 || status == 100 {
             return reply;
         }
-        if reply.header("Transfer-Encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        if reply
+            .header("Transfer-Encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+        {
             loop {
                 let mut size = String::new();
                 self.reader.read_line(&mut size).unwrap();
@@ -159,7 +188,10 @@ impl Client {
                 }
                 reply.body.extend_from_slice(&chunk[..n]);
             }
-        } else if let Some(n) = reply.header("Content-Length").map(|v| v.parse::<usize>().unwrap()) {
+        } else if let Some(n) = reply
+            .header("Content-Length")
+            .map(|v| v.parse::<usize>().unwrap())
+        {
             reply.body = vec![0; n];
             self.reader.read_exact(&mut reply.body).unwrap();
         }
@@ -171,7 +203,12 @@ impl Client {
     }
 
     fn post_json(&mut self, path: &str, value: &Value) -> Reply {
-        self.send("POST", path, &[("Content-Type", "application/json")], value.to_string().as_bytes())
+        self.send(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            value.to_string().as_bytes(),
+        )
     }
 }
 
@@ -186,9 +223,17 @@ fn seven(pointer: &str) -> Value {
 fn png_data_url(img: &RgbaImage) -> String {
     let mut png = Vec::new();
     image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgba8)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgba8,
+        )
         .unwrap();
-    format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
 }
 
 /// A canvas export as a browser makes it: RGBA, dark ink on white, a bar.
@@ -204,16 +249,22 @@ fn drawn_png(w: u32, h: u32) -> String {
 
 fn stored_png(station: &Station, filename: &str) -> GrayImage {
     let img = image::open(station.data.paths.image(filename)).unwrap();
-    assert_eq!(img.color(), image::ColorType::L8, "stored as 8-bit grayscale");
+    assert_eq!(
+        img.color(),
+        image::ColorType::L8,
+        "stored as 8-bit grayscale"
+    );
     img.into_luma8()
 }
 
 /// The `strokes`, `source` and `session` columns of a stored sample.
 fn extra_columns(station: &Station, filename: &str) -> (Option<String>, String, Option<String>) {
     common::open_db(&station.data.paths)
-        .query_row("SELECT strokes, source, session FROM digit_samples WHERE filename = ?1", [filename], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })
+        .query_row(
+            "SELECT strokes, source, session FROM digit_samples WHERE filename = ?1",
+            [filename],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap()
 }
 
@@ -226,40 +277,85 @@ fn page_assets_and_headers() {
 
     let page = c.get("/");
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(page.header("X-Content-Type-Options"), Some("nosniff"));
     let csp = page.header("Content-Security-Policy").unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
-    assert!(!csp.contains("http") && !csp.contains('*'), "only the station itself: {csp}");
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("http") && !csp.contains('*'),
+        "only the station itself: {csp}"
+    );
     assert_eq!(page.header("Cache-Control"), Some("no-cache"));
     let html = page.text();
-    assert!(html.contains("<canvas") && html.contains("Submit") && html.contains("Undo") && html.contains("Clear"));
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing fetched from elsewhere");
+    assert!(
+        html.contains("<canvas")
+            && html.contains("Submit")
+            && html.contains("Undo")
+            && html.contains("Clear")
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing fetched from elsewhere"
+    );
 
     // The linked assets, cacheable for good because their URL carries a version.
-    let script_url = html.split("src=\"").nth(1).and_then(|s| s.split('"').next()).unwrap().to_string();
-    assert!(script_url.starts_with("/static/script.js?v="), "{script_url}");
+    let script_url = html
+        .split("src=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_string();
+    assert!(
+        script_url.starts_with("/static/script.js?v="),
+        "{script_url}"
+    );
     let script = c.get(&script_url);
     assert_eq!(script.status, 200);
-    assert_eq!(script.header("Content-Type"), Some("text/javascript; charset=utf-8"));
-    assert!(script.header("Cache-Control").unwrap().contains("immutable"));
+    assert_eq!(
+        script.header("Content-Type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(
+        script
+            .header("Cache-Control")
+            .unwrap()
+            .contains("immutable")
+    );
     assert!(script.text().contains("getCoalescedEvents"));
     let css = c.get("/static/style.css");
     assert_eq!(css.header("Content-Type"), Some("text/css; charset=utf-8"));
     assert!(css.text().contains("touch-action: none"));
-    assert_eq!(c.get("/static/icon.svg").header("Content-Type"), Some("image/svg+xml; charset=utf-8"));
+    assert_eq!(
+        c.get("/static/icon.svg").header("Content-Type"),
+        Some("image/svg+xml; charset=utf-8")
+    );
 
     // Revalidation and HEAD.
     let etag = page.header("ETag").unwrap().to_string();
-    assert_eq!(c.send("GET", "/", &[("If-None-Match", &etag)], b"").status, 304);
+    assert_eq!(
+        c.send("GET", "/", &[("If-None-Match", &etag)], b"").status,
+        304
+    );
     let head = c.send("HEAD", "/", &[], b"");
     assert_eq!((head.status, head.body.len()), (200, 0));
 
     let health = c.get("/healthz");
     assert_eq!(health.status, 200);
-    assert_eq!(health.header("Content-Type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        health.header("Content-Type"),
+        Some("application/json; charset=utf-8")
+    );
     let stats = c.get("/api/stats");
-    assert_eq!(stats.json(), json!({"total": 0, "per_label": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]}));
+    assert_eq!(
+        stats.json(),
+        json!({"total": 0, "per_label": [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]})
+    );
     assert_eq!(stats.header("Cache-Control"), Some("no-store"));
     station.assert_untouched("reading pages");
 }
@@ -268,14 +364,20 @@ fn page_assets_and_headers() {
 fn strokes_submission_is_rasterised_and_stored_three_ways() {
     let station = Station::new();
     let mut c = station.client();
-    let r = c.post_json("/api/samples", &json!({"label": 7, "strokes": seven("pen"), "session": "web-abc123"}));
+    let r = c.post_json(
+        "/api/samples",
+        &json!({"label": 7, "strokes": seven("pen"), "session": "web-abc123"}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let body = r.json();
     let filename = body["filename"].as_str().unwrap().to_string();
     assert_eq!(body["label"], 7);
     assert!(body["id"].as_i64().unwrap() >= 1);
     let ts = body["timestamp"].as_str().unwrap();
-    assert!(ts.len() == 27 && ts.ends_with('Z'), "RFC 3339 with microseconds: {ts}");
+    assert!(
+        ts.len() == 27 && ts.ends_with('Z'),
+        "RFC 3339 with microseconds: {ts}"
+    );
     assert!(filename.starts_with("digit_7_") && filename.ends_with(".png"));
 
     // PNG: 280×280 gray, ink along the drawn path, black far from it.
@@ -303,8 +405,17 @@ fn strokes_submission_is_rasterised_and_stored_three_ways() {
     let (strokes, source, session) = extra_columns(&station, &filename);
     let strokes: Value = serde_json::from_str(&strokes.unwrap()).unwrap();
     assert_eq!(strokes[0]["pointer"], "pen");
-    assert_eq!(strokes[1]["points"][2][3].as_f64().map(|p| (p * 10.0).round()), Some(4.0), "pressure kept");
-    assert_eq!((source.as_str(), session.as_deref()), ("web", Some("web-abc123")));
+    assert_eq!(
+        strokes[1]["points"][2][3]
+            .as_f64()
+            .map(|p| (p * 10.0).round()),
+        Some(4.0),
+        "pressure kept"
+    );
+    assert_eq!(
+        (source.as_str(), session.as_deref()),
+        ("web", Some("web-abc123"))
+    );
 
     // The counts move.
     assert_eq!(c.get("/api/stats").json()["per_label"][7], 1);
@@ -316,7 +427,10 @@ fn image_submission_is_normalised() {
     let station = Station::new();
     let mut c = station.client();
     // A browser canvas export: RGBA, 100×100, dark ink on white; label as a string.
-    let r = c.post_json("/api/samples", &json!({"label": "3", "image": drawn_png(100, 100)}));
+    let r = c.post_json(
+        "/api/samples",
+        &json!({"label": "3", "image": drawn_png(100, 100)}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let filename = r.json()["filename"].as_str().unwrap().to_string();
     let png = stored_png(&station, &filename);
@@ -325,10 +439,20 @@ fn image_submission_is_normalised() {
     assert_eq!(png.get_pixel(10, 10).0[0], 0, "background turned black");
     let (strokes, source, session) = extra_columns(&station, &filename);
     assert_eq!((strokes, source.as_str(), session), (None, "web", None));
-    assert_eq!(station.counts(), common::Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
 
     // With both, the strokes win.
-    let r = c.post_json("/api/samples", &json!({"label": 1, "image": "not even an image", "strokes": seven("mouse")}));
+    let r = c.post_json(
+        "/api/samples",
+        &json!({"label": 1, "image": "not even an image", "strokes": seven("mouse")}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
     let (strokes, ..) = extra_columns(&station, r.json()["filename"].as_str().unwrap());
     assert!(strokes.unwrap().contains("mouse"));
@@ -343,7 +467,9 @@ fn original_submit_endpoint_keeps_its_shape() {
         "POST",
         "/api/submit",
         &[("Content-Type", "application/json"), ("Accept", "*/*")],
-        json!({"label": "5", "image": drawn_png(280, 280)}).to_string().as_bytes(),
+        json!({"label": "5", "image": drawn_png(280, 280)})
+            .to_string()
+            .as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.text());
     let body = r.json();
@@ -356,8 +482,16 @@ fn original_submit_endpoint_keeps_its_shape() {
     // Errors in the original's shape, with the statuses of /api/samples. The
     // original stored even an empty image; this one refuses it.
     for (body, status, words) in [
-        (json!({"label": "x", "image": drawn_png(10, 10)}), 400, "label"),
-        (json!({"label": "5", "image": "data:image/png;base64,"}), 400, "PNG"),
+        (
+            json!({"label": "x", "image": drawn_png(10, 10)}),
+            400,
+            "label",
+        ),
+        (
+            json!({"label": "5", "image": "data:image/png;base64,"}),
+            400,
+            "PNG",
+        ),
         (json!({"label": "5"}), 400, "nothing drawn"),
     ] {
         let r = c.post_json("/api/submit", &body);
@@ -368,7 +502,14 @@ fn original_submit_endpoint_keeps_its_shape() {
         assert!(j.get("error").is_none());
     }
     assert_eq!(c.get("/api/submit").json()["status"], "error");
-    assert_eq!(station.counts(), common::Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
 }
 
 #[test]
@@ -389,24 +530,52 @@ fn every_refusal_has_its_status_and_writes_nothing() {
         (json!({"label": 5, "strokes": [[[1, 2]]]}), "[x, y, t]"),
         (json!({"label": 5, "strokes": [[[9000, 2, 0]]]}), "outside"),
         (json!({"label": 5, "strokes": [many]}), "10000"),
-        (json!({"label": 5, "image": "http://example.com/x.png"}), "data:image/png"),
-        (json!({"label": 5, "image": "data:image/png;base64,!!!"}), "base64"),
-        (json!({"label": 5, "image": "data:image/png;base64,aGVsbG8="}), "PNG"),
+        (
+            json!({"label": 5, "image": "http://example.com/x.png"}),
+            "data:image/png",
+        ),
+        (
+            json!({"label": 5, "image": "data:image/png;base64,!!!"}),
+            "base64",
+        ),
+        (
+            json!({"label": 5, "image": "data:image/png;base64,aGVsbG8="}),
+            "PNG",
+        ),
         (json!({"label": 5, "image": blank}), "blank"),
         (json!({"label": 5, "image": huge}), "2048"),
-        (json!({"label": 5, "strokes": seven("pen"), "session": "no spaces allowed"}), "session"),
-        (json!({"label": 5, "strokes": seven("pen"), "submission_id": "bad id!"}), "submission_id"),
+        (
+            json!({"label": 5, "strokes": seven("pen"), "session": "no spaces allowed"}),
+            "session",
+        ),
+        (
+            json!({"label": 5, "strokes": seven("pen"), "submission_id": "bad id!"}),
+            "submission_id",
+        ),
     ];
     for (body, words) in json_cases {
         let r = c.post_json("/api/samples", &body);
         assert_eq!(r.status, 400, "{body}: {}", r.text());
         let error = r.json()["error"].as_str().unwrap().to_string();
         assert!(error.contains(words), "{error:?} should mention {words:?}");
-        assert_eq!(r.header("Content-Type"), Some("application/json; charset=utf-8"));
+        assert_eq!(
+            r.header("Content-Type"),
+            Some("application/json; charset=utf-8")
+        );
     }
-    let r = c.send("POST", "/api/samples", &[("Content-Type", "application/json")], b"{\"label\": 5,");
+    let r = c.send(
+        "POST",
+        "/api/samples",
+        &[("Content-Type", "application/json")],
+        b"{\"label\": 5,",
+    );
     assert_eq!(r.status, 400);
-    assert!(r.json()["error"].as_str().unwrap().contains("not a JSON object"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a JSON object")
+    );
 
     let r = c.get("/nope");
     assert_eq!(r.status, 404);
@@ -417,18 +586,38 @@ fn every_refusal_has_its_status_and_writes_nothing() {
     assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")));
     let r = c.send("DELETE", "/", &[], b"");
     assert_eq!(r.status, 405);
-    let r = c.send("POST", "/api/samples", &[("Content-Type", "text/plain")], b"{\"label\": 5}");
+    let r = c.send(
+        "POST",
+        "/api/samples",
+        &[("Content-Type", "text/plain")],
+        b"{\"label\": 5}",
+    );
     assert_eq!(r.status, 415);
-    assert!(r.json()["error"].as_str().unwrap().contains("application/json"));
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/json")
+    );
     let r = c.send("POST", "/api/samples", &[], b"{\"label\": 5}");
     assert_eq!(r.status, 415);
-    let r = c.send("POST", "/api/samples", &[("Content-Type", "application/json; charset=utf-8")], b"[]");
+    let r = c.send(
+        "POST",
+        "/api/samples",
+        &[("Content-Type", "application/json; charset=utf-8")],
+        b"[]",
+    );
     assert_eq!(r.status, 400, "a charset parameter is fine");
 
     // Over the limit: refused from Content-Length, before the body is read.
     let big = vec![b' '; DEFAULT_BODY_LIMIT + 1];
     let mut fresh = station.client();
-    let r = fresh.send("POST", "/api/samples", &[("Content-Type", "application/json")], &big);
+    let r = fresh.send(
+        "POST",
+        "/api/samples",
+        &[("Content-Type", "application/json")],
+        &big,
+    );
     assert_eq!(r.status, 413);
     assert!(r.json()["error"].as_str().unwrap().contains("larger than"));
     station.assert_untouched("refused requests");
@@ -445,9 +634,13 @@ fn chunked_body_is_limited_while_reading() {
     let chunk = vec![b' '; 64 * 1024];
     let mut sent = 0;
     // Keep sending until the server answers (it stops reading at the limit).
-    stream.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     while sent <= DEFAULT_BODY_LIMIT + chunk.len() {
-        if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+        if stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
             || stream.write_all(&chunk).is_err()
             || stream.write_all(b"\r\n").is_err()
         {
@@ -469,12 +662,25 @@ fn storage_failure_is_503_and_leaves_no_trace() {
     std::fs::remove_dir_all(&images).unwrap();
     std::fs::write(&images, b"not a folder").unwrap();
     let mut c = station.client();
-    let r = c.post_json("/api/samples", &json!({"label": 2, "strokes": seven("touch")}));
+    let r = c.post_json(
+        "/api/samples",
+        &json!({"label": 2, "strokes": seven("touch")}),
+    );
     assert_eq!(r.status, 503, "{}", r.text());
-    assert!(r.json()["error"].as_str().unwrap().contains("cannot store"), "{}", r.text());
+    assert!(
+        r.json()["error"].as_str().unwrap().contains("cannot store"),
+        "{}",
+        r.text()
+    );
     assert!(r.header("Retry-After").is_some());
-    let r = c.post_json("/api/submit", &json!({"label": "2", "image": drawn_png(50, 50)}));
-    assert_eq!((r.status, r.json()["status"].as_str()), (503, Some("error")));
+    let r = c.post_json(
+        "/api/submit",
+        &json!({"label": "2", "image": drawn_png(50, 50)}),
+    );
+    assert_eq!(
+        (r.status, r.json()["status"].as_str()),
+        (503, Some("error"))
+    );
     assert_eq!(common::count_rows(&station.data.paths), 0);
     assert_eq!(common::count_csv_lines(&station.data.paths), 0);
     assert_eq!(std::fs::read(&images).unwrap(), b"not a folder");
@@ -496,22 +702,52 @@ fn rate_limit_per_client_address() {
     let station = Station::with_rate(3);
     let mut c = station.client();
     for _ in 0..3 {
-        assert_eq!(c.post_json("/api/samples", &json!({"label": 4, "strokes": seven("pen")})).status, 201);
+        assert_eq!(
+            c.post_json(
+                "/api/samples",
+                &json!({"label": 4, "strokes": seven("pen")})
+            )
+            .status,
+            201
+        );
     }
-    let r = c.post_json("/api/samples", &json!({"label": 4, "strokes": seven("pen")}));
+    let r = c.post_json(
+        "/api/samples",
+        &json!({"label": 4, "strokes": seven("pen")}),
+    );
     assert_eq!(r.status, 429);
     let wait: u64 = r.header("Retry-After").unwrap().parse().unwrap();
     assert!((1..=20).contains(&wait), "{wait}");
     assert!(r.json()["error"].as_str().unwrap().contains("too many"));
-    assert_eq!(c.post_json("/api/submit", &json!({"label": "4", "image": drawn_png(40, 40)})).status, 429);
+    assert_eq!(
+        c.post_json(
+            "/api/submit",
+            &json!({"label": "4", "image": drawn_png(40, 40)})
+        )
+        .status,
+        429
+    );
     // Reading is never limited.
     assert_eq!(c.get("/api/stats").json()["total"], 3);
     // Another device is not affected.
     let mut other = Client::over(connect_from("127.0.0.2", station.addr));
-    let r = other.post_json("/api/samples", &json!({"label": 4, "strokes": seven("touch")}));
+    let r = other.post_json(
+        "/api/samples",
+        &json!({"label": 4, "strokes": seven("touch")}),
+    );
     assert_eq!(r.status, 201, "{}", r.text());
-    assert_eq!(csv_records(&station.data.paths).1.last().unwrap()[3], "127.0.0.2");
-    assert_eq!(station.counts(), common::Counts { files: 4, rows: 4, csv_lines: 4 });
+    assert_eq!(
+        csv_records(&station.data.paths).1.last().unwrap()[3],
+        "127.0.0.2"
+    );
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 4,
+            rows: 4,
+            csv_lines: 4
+        }
+    );
 }
 
 #[test]
@@ -532,23 +768,46 @@ fn double_submit_stores_once() {
         .collect();
     let replies: Vec<Reply> = taps.into_iter().map(|t| t.join().unwrap()).collect();
     assert!(replies.iter().all(|r| r.status == 201), "{replies:?}");
-    assert_eq!(replies[0].json(), replies[1].json(), "the repeat gets the first answer");
+    assert_eq!(
+        replies[0].json(),
+        replies[1].json(),
+        "the repeat gets the first answer"
+    );
     // A later retry too, also by header.
     let mut c = station.client();
     assert_eq!(c.post_json("/api/samples", &body).json(), replies[0].json());
     let r = c.send(
         "POST",
         "/api/samples",
-        &[("Content-Type", "application/json"), ("Idempotency-Key", "s-double-tap")],
-        json!({"label": 8, "strokes": seven("touch")}).to_string().as_bytes(),
+        &[
+            ("Content-Type", "application/json"),
+            ("Idempotency-Key", "s-double-tap"),
+        ],
+        json!({"label": 8, "strokes": seven("touch")})
+            .to_string()
+            .as_bytes(),
     );
     assert_eq!(r.json(), replies[0].json());
-    assert_eq!(station.counts(), common::Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
     // A new id is a new sample.
     let mut next = body.clone();
     next["submission_id"] = json!("s-next");
     assert_eq!(c.post_json("/api/samples", &next).status, 201);
-    assert_eq!(station.counts(), common::Counts { files: 2, rows: 2, csv_lines: 2 });
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 2,
+            rows: 2,
+            csv_lines: 2
+        }
+    );
 }
 
 #[test]
@@ -566,18 +825,29 @@ fn thirty_two_clients_times_one_hundred_nothing_lost_or_doubled() {
                     .map(|i| {
                         let label = (k + i) % 10;
                         let x = 40.0 + (i % 50) as f64 * 4.0;
-                        let strokes = json!([{"pointer": "touch", "points": [[x, 40, 0], [x, 240, 50]]}]);
-                        let r = c.post_json("/api/samples", &json!({"label": label, "strokes": strokes}));
+                        let strokes =
+                            json!([{"pointer": "touch", "points": [[x, 40, 0], [x, 240, 50]]}]);
+                        let r = c.post_json(
+                            "/api/samples",
+                            &json!({"label": label, "strokes": strokes}),
+                        );
                         assert_eq!(r.status, 201, "{}", r.text());
                         let j = r.json();
                         assert_eq!(j["label"], label);
-                        (j["id"].as_i64().unwrap(), j["filename"].as_str().unwrap().to_string(), label)
+                        (
+                            j["id"].as_i64().unwrap(),
+                            j["filename"].as_str().unwrap().to_string(),
+                            label,
+                        )
                     })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    let mut acks: Vec<(i64, String, usize)> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let mut acks: Vec<(i64, String, usize)> = workers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
     let elapsed = started.elapsed();
     let n = CLIENTS * EACH;
     assert_eq!(acks.len(), n);
@@ -588,11 +858,18 @@ fn thirty_two_clients_times_one_hundred_nothing_lost_or_doubled() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), n, "a file name acknowledged twice");
-    assert_eq!(image_names(&station.data.paths), names, "the files are exactly the acknowledged ones");
+    assert_eq!(
+        image_names(&station.data.paths),
+        names,
+        "the files are exactly the acknowledged ones"
+    );
     let rows = db_rows(&station.data.paths);
     assert_eq!(rows.len(), n);
     for (row, ack) in rows.iter().zip(&acks) {
-        assert_eq!((row.id, &row.filename, row.label.clone()), (ack.0, &ack.1, ack.2.to_string()));
+        assert_eq!(
+            (row.id, &row.filename, row.label.clone()),
+            (ack.0, &ack.1, ack.2.to_string())
+        );
     }
     let (_, csv) = csv_records(&station.data.paths);
     let mut csv_names: Vec<String> = csv.iter().map(|r| r[0].clone()).collect();
@@ -630,7 +907,11 @@ fn slow_clients_do_not_hold_up_the_others() {
         thread::spawn(move || {
             while dripping.load(std::sync::atomic::Ordering::SeqCst) {
                 for (i, s) in streams.iter_mut().enumerate() {
-                    let _ = s.write_all(if i % 2 == 0 { b"X" } else { std::slice::from_ref(&byte) });
+                    let _ = s.write_all(if i % 2 == 0 {
+                        b"X"
+                    } else {
+                        std::slice::from_ref(&byte)
+                    });
                 }
                 thread::sleep(Duration::from_millis(100));
             }
@@ -640,10 +921,16 @@ fn slow_clients_do_not_hold_up_the_others() {
     for round in 0..5 {
         let started = Instant::now();
         let mut c = station.client();
-        let r = c.post_json("/api/samples", &json!({"label": 6, "strokes": seven("mouse")}));
+        let r = c.post_json(
+            "/api/samples",
+            &json!({"label": 6, "strokes": seven("mouse")}),
+        );
         let took = started.elapsed();
         assert_eq!(r.status, 201, "{}", r.text());
-        assert!(took < Duration::from_secs(1), "round {round}: a normal submit took {took:?}");
+        assert!(
+            took < Duration::from_secs(1),
+            "round {round}: a normal submit took {took:?}"
+        );
         assert!(c.get("/api/stats").status == 200);
     }
     dripping.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -651,13 +938,25 @@ fn slow_clients_do_not_hold_up_the_others() {
     for s in &mut slow {
         let _ = s.shutdown(std::net::Shutdown::Both);
     }
-    assert_eq!(station.counts(), common::Counts { files: 5, rows: 5, csv_lines: 5 });
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 5,
+            rows: 5,
+            csv_lines: 5
+        }
+    );
 }
 
 #[test]
 fn a_client_announcing_a_huge_body_then_hanging_up() {
     let station = Station::new();
-    for announced in [DEFAULT_BODY_LIMIT as u64 + 1, 50 << 20, 1 << 40, u64::MAX / 2] {
+    for announced in [
+        DEFAULT_BODY_LIMIT as u64 + 1,
+        50 << 20,
+        1 << 40,
+        u64::MAX / 2,
+    ] {
         let mut s = TcpStream::connect(station.addr).unwrap();
         s.write_all(
             format!(
@@ -670,15 +969,36 @@ fn a_client_announcing_a_huge_body_then_hanging_up() {
         let mut c = Client::over(s.try_clone().unwrap());
         let r = c.read_reply(false);
         assert_eq!(r.status, 413, "announced {announced}");
-        assert!(started.elapsed() < Duration::from_secs(2), "answered before the body came");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "answered before the body came"
+        );
         drop(c);
         drop(s); // hang up
         let mut other = station.client();
-        assert_eq!(other.get("/healthz").status, 200, "still serving after {announced}");
+        assert_eq!(
+            other.get("/healthz").status,
+            200,
+            "still serving after {announced}"
+        );
     }
     let mut c = station.client();
-    assert_eq!(c.post_json("/api/samples", &json!({"label": 5, "strokes": seven("pen")})).status, 201);
-    assert_eq!(station.counts(), common::Counts { files: 1, rows: 1, csv_lines: 1 });
+    assert_eq!(
+        c.post_json(
+            "/api/samples",
+            &json!({"label": 5, "strokes": seven("pen")})
+        )
+        .status,
+        201
+    );
+    assert_eq!(
+        station.counts(),
+        common::Counts {
+            files: 1,
+            rows: 1,
+            csv_lines: 1
+        }
+    );
 }
 
 #[test]
@@ -739,26 +1059,47 @@ fn stop_lets_requests_in_flight_finish() {
     go.wait();
     thread::sleep(Duration::from_millis(400));
     station.server.take().unwrap().stop();
-    let mut acked: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let mut acked: Vec<String> = clients
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
     acked.sort();
     assert!(!acked.is_empty());
     // Every acknowledged sample is stored, and nothing else.
     assert_eq!(image_names(&station.data.paths), acked);
     assert_eq!(common::count_rows(&station.data.paths), acked.len());
-    assert!(TcpStream::connect(addr).is_err(), "the port is closed after stop");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "the port is closed after stop"
+    );
 }
 
 #[test]
 fn a_port_in_use_is_one_plain_error() {
     let station = Station::new();
-    let config = ServeConfig { addr: station.addr, ..ServeConfig::default() };
+    let config = ServeConfig {
+        addr: station.addr,
+        ..ServeConfig::default()
+    };
     let other = TempData::new();
     let collector = other.collector();
-    let err = Server::start(collector.clone(), &config).err().unwrap().to_string();
+    let err = Server::start(collector.clone(), &config)
+        .err()
+        .unwrap()
+        .to_string();
     collector.shutdown();
-    assert!(err.contains("in use") && err.contains(&station.addr.to_string()), "{err}");
+    assert!(
+        err.contains("in use") && err.contains(&station.addr.to_string()),
+        "{err}"
+    );
 
-    let run = common::run_bin(["--data", other.root().to_str().unwrap(), "serve", "--addr", &station.addr.to_string()]);
+    let run = common::run_bin([
+        "--data",
+        other.root().to_str().unwrap(),
+        "serve",
+        "--addr",
+        &station.addr.to_string(),
+    ]);
     run.expect_code(1).expect_one_plain_error_line();
     assert!(run.stderr.contains("in use"), "{run}");
 }
@@ -779,15 +1120,21 @@ fn a_burst_of_keep_alive_connections_is_served_at_once() {
             let addr = station.addr;
             std::thread::spawn(move || {
                 let mut s = TcpStream::connect(addr).unwrap();
-                s.set_read_timeout(Some(std::time::Duration::from_secs(3))).unwrap();
-                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                s.set_read_timeout(Some(std::time::Duration::from_secs(3)))
+                    .unwrap();
+                s.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                    .unwrap();
                 let mut first = [0u8; 12];
-                let ok = std::io::Read::read_exact(&mut s, &mut first).is_ok() && &first == b"HTTP/1.1 200";
+                let ok = std::io::Read::read_exact(&mut s, &mut first).is_ok()
+                    && &first == b"HTTP/1.1 200";
                 (ok, s) // keep the connection open, as a browser does
             })
         })
         .collect();
     let results: Vec<_> = answered.into_iter().map(|t| t.join().unwrap()).collect();
     let unanswered = results.iter().filter(|(ok, _)| !ok).count();
-    assert_eq!(unanswered, 0, "{unanswered} of 32 connections got no answer within 3 s");
+    assert_eq!(
+        unanswered, 0,
+        "{unanswered} of 32 connections got no answer within 3 s"
+    );
 }

@@ -7,7 +7,9 @@
 use std::fmt::Write as _;
 use std::fs;
 
-use super::{ExportOptions, ExportSummary, Format, SplitBy, imagefolder, mnist, ndjson, preprocess};
+use super::{
+    ExportOptions, ExportSummary, Format, SplitBy, imagefolder, mnist, ndjson, preprocess,
+};
 use crate::error::{Error, Result};
 use crate::raster::{BRUSH_WIDTH, CANVAS_SIZE};
 
@@ -30,11 +32,22 @@ fn text(o: &ExportOptions, s: &ExportSummary) -> String {
          and {test} for testing.\n",
         s.total()
     );
-    let _ = writeln!(t, "Made by digit-kiosk {} with:\n", env!("CARGO_PKG_VERSION"));
-    let command = if o.command.is_empty() { "(called from a program, not the command line)" } else { &o.command };
+    let _ = writeln!(
+        t,
+        "Made by digit-kiosk {} with:\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let command = if o.command.is_empty() {
+        "(called from a program, not the command line)"
+    } else {
+        &o.command
+    };
     let _ = writeln!(t, "```sh\n{command}\n```\n");
 
-    let _ = writeln!(t, "## Counts\n\n| digit | train | test | total |\n| ---: | ---: | ---: | ---: |");
+    let _ = writeln!(
+        t,
+        "## Counts\n\n| digit | train | test | total |\n| ---: | ---: | ---: | ---: |"
+    );
     for d in 0..10 {
         let (a, b) = (s.train[d], s.test[d]);
         let _ = writeln!(t, "| {d} | {a} | {b} | {} |", a + b);
@@ -60,7 +73,11 @@ fn text(o: &ExportOptions, s: &ExportSummary) -> String {
         s.train_sessions, s.test_sessions, s.shared_sessions, s.without_session
     );
     if !s.stations.is_empty() {
-        let list: Vec<String> = s.stations.iter().map(|(name, n)| format!("{name} ({n})")).collect();
+        let list: Vec<String> = s
+            .stations
+            .iter()
+            .map(|(name, n)| format!("{name} ({n})"))
+            .collect();
         let _ = writeln!(t, "- **Stations** (merged from): {}.", list.join(", "));
     }
     if let Some((first, last)) = &s.date_range {
@@ -93,7 +110,11 @@ fn text(o: &ExportOptions, s: &ExportSummary) -> String {
         );
     }
     if s.skipped_missing_image > 0 {
-        let _ = writeln!(t, "- **Left out**: {} samples whose PNG was missing.", s.skipped_missing_image);
+        let _ = writeln!(
+            t,
+            "- **Left out**: {} samples whose PNG was missing.",
+            s.skipped_missing_image
+        );
     }
     let _ = writeln!(t);
 
@@ -106,7 +127,10 @@ fn files(o: &ExportOptions, s: &ExportSummary) -> String {
     let mut t = String::new();
     match o.format {
         Format::Mnist => {
-            let names: Vec<String> = mnist::FILES.iter().map(|f| mnist::file_name(f, o.gzip)).collect();
+            let names: Vec<String> = mnist::FILES
+                .iter()
+                .map(|f| mnist::file_name(f, o.gzip))
+                .collect();
             let _ = writeln!(
                 t,
                 "IDX files as MNIST's: `{}`, `{}` (training), `{}`, `{}` (test){}. Images: magic 2051, count, \
@@ -151,7 +175,11 @@ fn files(o: &ExportOptions, s: &ExportSummary) -> String {
             let missing: Vec<String> = [("train", &s.train), ("test", &s.test)]
                 .iter()
                 .flat_map(|(side, counts)| {
-                    counts.iter().enumerate().filter(|(_, n)| **n == 0).map(move |(d, _)| format!("{d} in {side}"))
+                    counts
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, n)| **n == 0)
+                        .map(move |(d, _)| format!("{d} in {side}"))
                 })
                 .collect();
             if !missing.is_empty() {

@@ -19,30 +19,45 @@ pub const ENTRIES: [&str; 2] = ["train", "test"];
 pub const METADATA: &str = "metadata.csv";
 
 /// Copies every sample into its split and class folder; returns the folders.
-pub fn write(paths: &DataPaths, parts: &Split, out_dir: &Path, progress: &mut Progress) -> Result<Vec<String>> {
+pub fn write(
+    paths: &DataPaths,
+    parts: &Split,
+    out_dir: &Path,
+    progress: &mut Progress,
+) -> Result<Vec<String>> {
     let [train, test] = ENTRIES;
     for (rows, name) in [(&parts.train, train), (&parts.test, test)] {
         let dir = out_dir.join(name);
         fs::create_dir_all(&dir).map_err(|e| Error::io("create folder", &dir, e))?;
         let mut metadata = csv::Writer::from_writer(Vec::new());
-        let csv_err = |e: csv::Error| Error::io("write", dir.join(METADATA), std::io::Error::other(e));
-        metadata.write_record(["file_name", "label"]).map_err(csv_err)?;
+        let csv_err =
+            |e: csv::Error| Error::io("write", dir.join(METADATA), std::io::Error::other(e));
+        metadata
+            .write_record(["file_name", "label"])
+            .map_err(csv_err)?;
         // Files in name order inside each class, as a directory walk lists them.
         let mut sorted: Vec<&SampleRow> = rows.to_vec();
         sorted.sort_by(|a, b| (a.label, &a.filename).cmp(&(b.label, &b.filename)));
         for row in sorted {
             let class_dir = dir.join(row.label.to_string());
             if !class_dir.exists() {
-                fs::create_dir(&class_dir).map_err(|e| Error::io("create folder", &class_dir, e))?;
+                fs::create_dir(&class_dir)
+                    .map_err(|e| Error::io("create folder", &class_dir, e))?;
             }
             let to = class_dir.join(&row.filename);
-            fs::copy(paths.image(&row.filename), &to).map_err(|e| Error::io("copy", paths.image(&row.filename), e))?;
+            fs::copy(paths.image(&row.filename), &to)
+                .map_err(|e| Error::io("copy", paths.image(&row.filename), e))?;
             metadata
-                .write_record([format!("{}/{}", row.label, row.filename), row.label.to_string()])
+                .write_record([
+                    format!("{}/{}", row.label, row.filename),
+                    row.label.to_string(),
+                ])
                 .map_err(csv_err)?;
             progress.inc(1);
         }
-        let bytes = metadata.into_inner().map_err(|e| csv_err(e.into_error().into()))?;
+        let bytes = metadata
+            .into_inner()
+            .map_err(|e| csv_err(e.into_error().into()))?;
         let path = dir.join(METADATA);
         fs::write(&path, bytes).map_err(|e| Error::io("write", &path, e))?;
     }

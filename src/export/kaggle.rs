@@ -14,7 +14,12 @@ use crate::store::{DataPaths, SampleRow};
 pub const FILES: [&str; 2] = ["train.csv", "test.csv"];
 
 /// Writes both files and returns their names.
-pub fn write(paths: &DataPaths, parts: &Split, out_dir: &Path, progress: &mut Progress) -> Result<Vec<String>> {
+pub fn write(
+    paths: &DataPaths,
+    parts: &Split,
+    out_dir: &Path,
+    progress: &mut Progress,
+) -> Result<Vec<String>> {
     let header = std::iter::once("label".to_string())
         .chain((0..preprocess::PIXELS).map(|i| format!("pixel{i}")))
         .collect::<Vec<_>>()

@@ -19,12 +19,20 @@ pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// The files, in the order written (without `.gz`).
-pub const FILES: [&str; 4] =
-    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
 
 /// A file's name on disk.
 pub fn file_name(base: &str, gzip: bool) -> String {
-    if gzip { format!("{base}.gz") } else { base.to_string() }
+    if gzip {
+        format!("{base}.gz")
+    } else {
+        base.to_string()
+    }
 }
 
 /// Writes the four files and returns their names.
@@ -36,21 +44,28 @@ pub fn write(
 ) -> Result<Vec<String>> {
     let [train_images, train_labels, test_images, test_labels] = FILES;
     let mut written = Vec::new();
-    for (rows, images, labels) in [(&parts.train, train_images, train_labels), (&parts.test, test_images, test_labels)]
-    {
+    for (rows, images, labels) in [
+        (&parts.train, train_images, train_labels),
+        (&parts.test, test_images, test_labels),
+    ] {
         let labels_name = file_name(labels, options.gzip);
         let path = options.out.join(&labels_name);
         let mut out = Output::open(&path, options.gzip)?;
-        out.write_all(&header(LABELS_MAGIC, &[rows.len()])).map_err(write_err(&path))?;
-        out.write_all(&rows.iter().map(|r| r.label).collect::<Vec<u8>>()).map_err(write_err(&path))?;
+        out.write_all(&header(LABELS_MAGIC, &[rows.len()]))
+            .map_err(write_err(&path))?;
+        out.write_all(&rows.iter().map(|r| r.label).collect::<Vec<u8>>())
+            .map_err(write_err(&path))?;
         out.finish().map_err(write_err(&path))?;
 
         let images_name = file_name(images, options.gzip);
         let path = options.out.join(&images_name);
         let mut out = Output::open(&path, options.gzip)?;
         let side = preprocess::FIELD as usize;
-        out.write_all(&header(IMAGES_MAGIC, &[rows.len(), side, side])).map_err(write_err(&path))?;
-        for_each_mnist(paths, rows, progress, |_: &SampleRow, pixels| out.write_all(pixels).map_err(write_err(&path)))?;
+        out.write_all(&header(IMAGES_MAGIC, &[rows.len(), side, side]))
+            .map_err(write_err(&path))?;
+        for_each_mnist(paths, rows, progress, |_: &SampleRow, pixels| {
+            out.write_all(pixels).map_err(write_err(&path))
+        })?;
         out.finish().map_err(write_err(&path))?;
         written.extend([images_name, labels_name]);
     }
@@ -75,7 +90,11 @@ enum Output {
 impl Output {
     fn open(path: &std::path::Path, gzip: bool) -> Result<Self> {
         let file = create(path)?;
-        Ok(if gzip { Output::Gzip(GzEncoder::new(file, Compression::default())) } else { Output::Plain(file) })
+        Ok(if gzip {
+            Output::Gzip(GzEncoder::new(file, Compression::default()))
+        } else {
+            Output::Plain(file)
+        })
     }
 
     fn finish(self) -> std::io::Result<()> {
@@ -108,7 +127,10 @@ mod tests {
 
     #[test]
     fn header_is_big_endian() {
-        assert_eq!(header(IMAGES_MAGIC, &[2, 28, 28]), [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]);
+        assert_eq!(
+            header(IMAGES_MAGIC, &[2, 28, 28]),
+            [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]
+        );
         assert_eq!(header(LABELS_MAGIC, &[258]), [0, 0, 8, 1, 0, 0, 1, 2]);
     }
 }

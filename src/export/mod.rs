@@ -111,13 +111,17 @@ impl ExportOptions {
     pub fn validate(&self) -> Result<()> {
         let f = self.test_fraction;
         if !(f.is_finite() && (0.0..=1.0).contains(&f)) {
-            return Err(Error::Usage(format!("--test-fraction must be between 0 and 1, got {f}")));
+            return Err(Error::Usage(format!(
+                "--test-fraction must be between 0 and 1, got {f}"
+            )));
         }
         if self.gzip && self.format != Format::Mnist {
             return Err(Error::Usage("--gzip applies to --format mnist only".into()));
         }
         if self.simplified && self.format != Format::Ndjson {
-            return Err(Error::Usage("--simplified applies to --format ndjson only".into()));
+            return Err(Error::Usage(
+                "--simplified applies to --format ndjson only".into(),
+            ));
         }
         Ok(())
     }
@@ -172,7 +176,11 @@ pub fn run(paths: &DataPaths, options: &ExportOptions) -> Result<ExportSummary> 
     refuse_foreign_out(&options.out)?; // before the long read, so a refusal is immediate
     // Pixel formats need no strokes, and at 2–3 kB a sample they would be
     // most of the export's memory.
-    let read = if options.format == Format::Ndjson { db::read_samples } else { db::read_samples_without_strokes };
+    let read = if options.format == Format::Ndjson {
+        db::read_samples
+    } else {
+        db::read_samples_without_strokes
+    };
     let rows = store::read(paths, read)?;
 
     let mut skipped_no_strokes = 0;
@@ -203,7 +211,12 @@ pub fn run(paths: &DataPaths, options: &ExportOptions) -> Result<ExportSummary> 
         })
         .collect();
 
-    let parts = split::split(&usable, options.test_fraction, options.seed, options.split_by);
+    let parts = split::split(
+        &usable,
+        options.test_fraction,
+        options.seed,
+        options.split_by,
+    );
     let entries = entries(options);
     prepare_out(&options.out, &entries)?;
 
@@ -217,13 +230,23 @@ pub fn run(paths: &DataPaths, options: &ExportOptions) -> Result<ExportSummary> 
     };
     progress.finish();
 
-    let summary = summarize(options, &parts, files, skipped_no_strokes, skipped_missing_image);
+    let summary = summarize(
+        options,
+        &parts,
+        files,
+        skipped_no_strokes,
+        skipped_missing_image,
+    );
     card::write(options, &summary)?;
     Ok(summary)
 }
 
 /// The summary printed after an export: totals, then counts per digit and split.
-pub fn summary_text(s: &ExportSummary, options: &ExportOptions, took: std::time::Duration) -> String {
+pub fn summary_text(
+    s: &ExportSummary,
+    options: &ExportOptions,
+    took: std::time::Duration,
+) -> String {
     let (train, test) = (s.train.iter().sum::<u64>(), s.test.iter().sum::<u64>());
     let mut text = format!(
         "exported {} samples as {} to `{}` in {:.1} s: train {train}, test {test} (seed {}, split by {})\n",
@@ -237,7 +260,11 @@ pub fn summary_text(s: &ExportSummary, options: &ExportOptions, took: std::time:
     text += "digit  ";
     text += &(0..10).map(|d| format!("{d:>6}")).collect::<String>();
     text += "\ntrain  ";
-    text += &s.train.iter().map(|n| format!("{n:>6}")).collect::<String>();
+    text += &s
+        .train
+        .iter()
+        .map(|n| format!("{n:>6}"))
+        .collect::<String>();
     text += "\ntest   ";
     text += &s.test.iter().map(|n| format!("{n:>6}")).collect::<String>();
     text += "\n";
@@ -255,10 +282,15 @@ pub fn summary_text(s: &ExportSummary, options: &ExportOptions, took: std::time:
     }
     if options.test_fraction > 0.0 && options.test_fraction < 1.0 {
         for (side, counts) in [("training", &s.train), ("test", &s.test)] {
-            let missing: Vec<String> =
-                (0..10).filter(|&d| counts[d] == 0 && s.train[d] + s.test[d] > 0).map(|d| d.to_string()).collect();
+            let missing: Vec<String> = (0..10)
+                .filter(|&d| counts[d] == 0 && s.train[d] + s.test[d] > 0)
+                .map(|d| d.to_string())
+                .collect();
             if !missing.is_empty() {
-                text += &format!("note: no {side} samples of digit(s) {}: too few to split\n", missing.join(", "));
+                text += &format!(
+                    "note: no {side} samples of digit(s) {}: too few to split\n",
+                    missing.join(", ")
+                );
             }
         }
     }
@@ -282,7 +314,9 @@ fn summarize(
         }
         per
     };
-    let sessions = |rows: &[&SampleRow]| -> HashSet<String> { rows.iter().filter_map(|r| r.session.clone()).collect() };
+    let sessions = |rows: &[&SampleRow]| -> HashSet<String> {
+        rows.iter().filter_map(|r| r.session.clone()).collect()
+    };
     let (train_s, test_s) = (sessions(&parts.train), sessions(&parts.test));
     let all = parts.train.iter().chain(&parts.test);
     let first = all.clone().map(|r| r.timestamp.as_str()).min();
@@ -315,7 +349,10 @@ fn summarize(
 /// The top-level names a format writes into `--out` (besides the marker).
 fn entries(options: &ExportOptions) -> Vec<String> {
     let mut names: Vec<String> = match options.format {
-        Format::Mnist => mnist::FILES.iter().map(|f| mnist::file_name(f, options.gzip)).collect(),
+        Format::Mnist => mnist::FILES
+            .iter()
+            .map(|f| mnist::file_name(f, options.gzip))
+            .collect(),
         Format::Csv => kaggle::FILES.iter().map(|f| f.to_string()).collect(),
         Format::ImageFolder => imagefolder::ENTRIES.iter().map(|f| f.to_string()).collect(),
         Format::Ndjson => ndjson::FILES.iter().map(|f| f.to_string()).collect(),
@@ -335,18 +372,25 @@ fn prepare_out(out: &Path, entries: &[String]) -> Result<()> {
     if let Ok(previous) = fs::read_to_string(&marker) {
         for name in previous.lines().skip(1).filter(|n| is_plain_name(n)) {
             let path = out.join(name);
-            let removed = if path.is_dir() { fs::remove_dir_all(&path) } else { fs::remove_file(&path) };
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
             match removed {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io("remove", &path, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io("remove", &path, e));
+                }
                 _ => {}
             }
         }
     }
-    let text = std::iter::once("digit-kiosk export: these entries are replaced by the next export here")
-        .chain(entries.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n";
+    let text =
+        std::iter::once("digit-kiosk export: these entries are replaced by the next export here")
+            .chain(entries.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n";
     fs::write(&marker, text).map_err(|e| Error::io("write", &marker, e))
 }
 
@@ -354,9 +398,14 @@ fn prepare_out(out: &Path, entries: &[String]) -> Result<()> {
 /// previous export; a missing folder is fine (it is created later).
 fn refuse_foreign_out(out: &Path) -> Result<()> {
     if out.exists() && !out.is_dir() {
-        return Err(Error::Usage(format!("--out `{}` is a file, not a folder", out.display())));
+        return Err(Error::Usage(format!(
+            "--out `{}` is a file, not a folder",
+            out.display()
+        )));
     }
-    let Ok(mut listing) = fs::read_dir(out) else { return Ok(()) };
+    let Ok(mut listing) = fs::read_dir(out) else {
+        return Ok(());
+    };
     if listing.next().is_some() && !out.join(MARKER).is_file() {
         return Err(Error::Usage(format!(
             "--out `{}` is not empty and not a previous export; choose a new or empty folder",
@@ -375,10 +424,19 @@ fn is_plain_name(name: &str) -> bool {
 /// program named `digit-kiosk` whatever path started it.
 pub fn command_line(args: impl IntoIterator<Item = String>) -> String {
     let quote = |a: String| {
-        let plain = !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-        if plain { a } else { format!("'{}'", a.replace('\'', r"'\''")) }
+        let plain = !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+        if plain {
+            a
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
     };
-    std::iter::once("digit-kiosk".to_string()).chain(args.into_iter().skip(1).map(quote)).collect::<Vec<_>>().join(" ")
+    std::iter::once("digit-kiosk".to_string())
+        .chain(args.into_iter().skip(1).map(quote))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Progress on stderr: an indicatif bar on a terminal, else a line every 10 %.
@@ -394,13 +452,22 @@ impl Progress {
     fn new(mode: ProgressMode, total: u64) -> Self {
         let on_terminal = std::io::stderr().is_terminal();
         let bar = (mode == ProgressMode::Auto && on_terminal).then(|| {
-            let style = ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} samples, {eta} left")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-            ProgressBar::new(total).with_style(style).with_prefix("export")
+            let style =
+                ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} samples, {eta} left")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            ProgressBar::new(total)
+                .with_style(style)
+                .with_prefix("export")
         });
         let lines = mode == ProgressMode::Auto && !on_terminal;
-        Self { bar, lines, total, done: 0, next_line: total.div_ceil(10).max(1) }
+        Self {
+            bar,
+            lines,
+            total,
+            done: 0,
+            next_line: total.div_ceil(10).max(1),
+        }
     }
 
     /// `n` more samples written.
@@ -410,7 +477,12 @@ impl Progress {
             bar.inc(n);
         }
         if self.lines && self.done >= self.next_line && self.done < self.total {
-            eprintln!("export: {}/{} samples ({}%)", self.done, self.total, self.done * 100 / self.total.max(1));
+            eprintln!(
+                "export: {}/{} samples ({}%)",
+                self.done,
+                self.total,
+                self.done * 100 / self.total.max(1)
+            );
             while self.next_line <= self.done {
                 self.next_line += self.total.div_ceil(10).max(1);
             }
@@ -441,9 +513,14 @@ fn load_gray(paths: &DataPaths, row: &SampleRow) -> Result<GrayImage> {
     let bytes = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
     let unreadable = || Error::Corrupt {
         folder: paths.root.clone(),
-        message: format!("images/{} is not a readable PNG; `digit-kiosk check` lists damaged images", row.filename),
+        message: format!(
+            "images/{} is not a readable PNG; `digit-kiosk check` lists damaged images",
+            row.filename
+        ),
     };
-    match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png).map_err(|_| unreadable())? {
+    match image::load_from_memory_with_format(&bytes, image::ImageFormat::Png)
+        .map_err(|_| unreadable())?
+    {
         image::DynamicImage::ImageLuma8(gray) => Ok(gray),
         _ => match crate::picture::normalize_png(&bytes) {
             Ok(gray) => Ok(gray),
@@ -465,17 +542,27 @@ fn for_each_mnist(
     progress: &mut Progress,
     mut sink: impl FnMut(&SampleRow, &[u8; preprocess::PIXELS]) -> Result<()>,
 ) -> Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 16);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .clamp(1, 16);
     let mut images = vec![[0u8; preprocess::PIXELS]; BLOCK.min(rows.len())];
     for block in rows.chunks(BLOCK) {
         let per_thread = block.len().div_ceil(threads).max(1);
         let outcome: Result<()> = std::thread::scope(|scope| {
             let mut handles = Vec::new();
-            for (n, (chunk, slots)) in block.chunks(per_thread).zip(images.chunks_mut(per_thread)).enumerate() {
+            for (n, (chunk, slots)) in block
+                .chunks(per_thread)
+                .zip(images.chunks_mut(per_thread))
+                .enumerate()
+            {
                 let work = move || -> Result<()> {
                     for (row, slot) in chunk.iter().zip(slots.iter_mut()) {
                         let gray = load_gray(paths, row)?;
-                        *slot = preprocess::mnist_pixels(gray.as_raw(), gray.width() as usize, gray.height() as usize);
+                        *slot = preprocess::mnist_pixels(
+                            gray.as_raw(),
+                            gray.width() as usize,
+                            gray.height() as usize,
+                        );
                     }
                     Ok(())
                 };
@@ -486,7 +573,9 @@ fn for_each_mnist(
                 handles.push(handle);
             }
             for handle in handles {
-                handle.join().unwrap_or_else(|_| Err(Error::Usage("an export worker thread failed".into())))?;
+                handle.join().unwrap_or_else(|_| {
+                    Err(Error::Usage("an export worker thread failed".into()))
+                })?;
             }
             Ok(())
         });
@@ -517,8 +606,18 @@ mod tests {
 
     #[test]
     fn the_recorded_command_is_quoted_for_a_shell() {
-        let args = ["/x/target/debug/digit-kiosk", "export", "--out", "my data/it's", "--seed", "3"];
-        assert_eq!(command_line(args.map(String::from)), r"digit-kiosk export --out 'my data/it'\''s' --seed 3");
+        let args = [
+            "/x/target/debug/digit-kiosk",
+            "export",
+            "--out",
+            "my data/it's",
+            "--seed",
+            "3",
+        ];
+        assert_eq!(
+            command_line(args.map(String::from)),
+            r"digit-kiosk export --out 'my data/it'\''s' --seed 3"
+        );
     }
 
     #[test]

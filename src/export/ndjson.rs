@@ -58,20 +58,41 @@ struct Line<'a, D: Serialize> {
 }
 
 /// Writes both files and returns their names.
-pub fn write(parts: &Split, out_dir: &Path, simplified: bool, progress: &mut Progress) -> Result<Vec<String>> {
+pub fn write(
+    parts: &Split,
+    out_dir: &Path,
+    simplified: bool,
+    progress: &mut Progress,
+) -> Result<Vec<String>> {
     let [train, test] = FILES;
     for (rows, name) in [(&parts.train, train), (&parts.test, test)] {
         let path = out_dir.join(name);
         let mut out = create(&path)?;
         for row in rows.iter() {
-            let Some(sketch) = sketch_of(row) else { continue };
-            let (key_id, word, timestamp) = (key_id(row), row.label.to_string(), format!("{} UTC", row.timestamp));
+            let Some(sketch) = sketch_of(row) else {
+                continue;
+            };
+            let (key_id, word, timestamp) = (
+                key_id(row),
+                row.label.to_string(),
+                format!("{} UTC", row.timestamp),
+            );
             let line = if simplified {
                 let drawing = simplify(&sketch);
-                serde_json::to_vec(&Line { key_id, word, timestamp, drawing: &drawing })
+                serde_json::to_vec(&Line {
+                    key_id,
+                    word,
+                    timestamp,
+                    drawing: &drawing,
+                })
             } else {
                 let drawing = raw(&sketch);
-                serde_json::to_vec(&Line { key_id, word, timestamp, drawing: &drawing })
+                serde_json::to_vec(&Line {
+                    key_id,
+                    word,
+                    timestamp,
+                    drawing: &drawing,
+                })
             };
             let mut line = line.map_err(|e| write_err(&path)(e.into()))?;
             line.push(b'\n');
@@ -90,7 +111,10 @@ fn key_id(row: &SampleRow) -> String {
         Some(h) if h.len() >= 16 => h.clone(),
         _ => sha256_hex(row.strokes.as_deref().unwrap_or_default().as_bytes()),
     };
-    let bits = hex.get(..16).and_then(|h| u64::from_str_radix(h, 16).ok()).unwrap_or(0);
+    let bits = hex
+        .get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
     (bits >> 11).to_string()
 }
 
@@ -123,18 +147,31 @@ pub fn simplify(sketch: &Sketch) -> Vec<(Vec<u8>, Vec<u8>)> {
         .strokes()
         .iter()
         .map(|s| {
-            let moved: Vec<(f64, f64)> =
-                s.points.iter().map(|p| ((f64::from(p.x) - min_x) * scale, (f64::from(p.y) - min_y) * scale)).collect();
+            let moved: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .map(|p| {
+                    (
+                        (f64::from(p.x) - min_x) * scale,
+                        (f64::from(p.y) - min_y) * scale,
+                    )
+                })
+                .collect();
             let kept = rdp(&resample(&moved, 1.0), RDP_EPSILON);
             let whole = |v: f64| v.round().clamp(0.0, 255.0) as u8;
-            (kept.iter().map(|p| whole(p.0)).collect(), kept.iter().map(|p| whole(p.1)).collect())
+            (
+                kept.iter().map(|p| whole(p.0)).collect(),
+                kept.iter().map(|p| whole(p.1)).collect(),
+            )
         })
         .collect()
 }
 
 /// Points every `step` along the polyline, from its first point to its last.
 fn resample(points: &[(f64, f64)], step: f64) -> Vec<(f64, f64)> {
-    let Some(&first) = points.first() else { return Vec::new() };
+    let Some(&first) = points.first() else {
+        return Vec::new();
+    };
     let mut out = vec![first];
     let mut since = 0.0; // distance walked since the last point placed
     for pair in points.windows(2) {
@@ -170,14 +207,21 @@ fn rdp(points: &[(f64, f64)], epsilon: f64) -> Vec<(f64, f64)> {
         let (pa, pb) = (points[a], points[b]);
         let far = (a + 1..b)
             .map(|i| (i, distance_to_segment(points[i], pa, pb)))
-            .fold((a, 0.0f64), |best, cur| if cur.1 > best.1 { cur } else { best });
+            .fold(
+                (a, 0.0f64),
+                |best, cur| if cur.1 > best.1 { cur } else { best },
+            );
         if far.1 > epsilon {
             keep[far.0] = true;
             spans.push((a, far.0));
             spans.push((far.0, b));
         }
     }
-    points.iter().zip(keep).filter_map(|(p, k)| k.then_some(*p)).collect()
+    points
+        .iter()
+        .zip(keep)
+        .filter_map(|(p, k)| k.then_some(*p))
+        .collect()
 }
 
 fn distance_to_segment(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -197,14 +241,28 @@ mod tests {
     #[test]
     fn resample_places_points_one_unit_apart() {
         let r = resample(&[(0.0, 0.0), (2.5, 0.0), (2.5, 2.0)], 1.0);
-        let xs: Vec<(f64, f64)> =
-            r.iter().map(|p| ((p.0 * 10.0).round() / 10.0, (p.1 * 10.0).round() / 10.0)).collect();
-        assert_eq!(xs, [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (2.5, 0.5), (2.5, 1.5), (2.5, 2.0)]);
+        let xs: Vec<(f64, f64)> = r
+            .iter()
+            .map(|p| ((p.0 * 10.0).round() / 10.0, (p.1 * 10.0).round() / 10.0))
+            .collect();
+        assert_eq!(
+            xs,
+            [
+                (0.0, 0.0),
+                (1.0, 0.0),
+                (2.0, 0.0),
+                (2.5, 0.5),
+                (2.5, 1.5),
+                (2.5, 2.0)
+            ]
+        );
     }
 
     #[test]
     fn rdp_drops_points_near_the_line_and_keeps_corners() {
-        let line: Vec<(f64, f64)> = (0..=100).map(|i| (f64::from(i), if i == 50 { 1.0 } else { 0.0 })).collect();
+        let line: Vec<(f64, f64)> = (0..=100)
+            .map(|i| (f64::from(i), if i == 50 { 1.0 } else { 0.0 }))
+            .collect();
         assert_eq!(rdp(&line, 2.0), [(0.0, 0.0), (100.0, 0.0)]);
         let corner = [(0.0, 0.0), (50.0, 0.0), (50.0, 50.0)];
         assert_eq!(rdp(&corner, 2.0).len(), 3);
@@ -212,7 +270,10 @@ mod tests {
 
     #[test]
     fn simplified_fits_0_to_255_from_the_origin() {
-        let v = serde_json::json!([[[40, 60, 0], [240, 60, 10], [100, 250, 20]], [[50, 150, 30]]]);
+        let v = serde_json::json!([
+            [[40, 60, 0], [240, 60, 10], [100, 250, 20]],
+            [[50, 150, 30]]
+        ]);
         let s = simplify(&Sketch::from_json(&v).unwrap());
         let xs: Vec<u8> = s.iter().flat_map(|st| st.0.clone()).collect();
         let ys: Vec<u8> = s.iter().flat_map(|st| st.1.clone()).collect();

@@ -35,8 +35,13 @@ pub const PIXELS: usize = (FIELD * FIELD) as usize;
 /// MNIST-style 28×28 version of a white-on-black image of any size. A blank
 /// image (no pixel reaching [`INK_THRESHOLD`]) gives a blank field.
 pub fn mnist_28(image: &GrayImage) -> GrayImage {
-    let pixels = mnist_pixels(image.as_raw(), image.width() as usize, image.height() as usize);
-    GrayImage::from_raw(FIELD, FIELD, pixels.to_vec()).unwrap_or_else(|| GrayImage::new(FIELD, FIELD))
+    let pixels = mnist_pixels(
+        image.as_raw(),
+        image.width() as usize,
+        image.height() as usize,
+    );
+    GrayImage::from_raw(FIELD, FIELD, pixels.to_vec())
+        .unwrap_or_else(|| GrayImage::new(FIELD, FIELD))
 }
 
 /// [`mnist_28`] on a raw row-major 8-bit buffer of `width × height`, giving
@@ -44,7 +49,9 @@ pub fn mnist_28(image: &GrayImage) -> GrayImage {
 /// as it goes (the rest is black).
 pub fn mnist_pixels(raw: &[u8], width: usize, height: usize) -> [u8; PIXELS] {
     let mut out = [0u8; PIXELS];
-    let Some(ink) = ink_box(raw, width, height) else { return out };
+    let Some(ink) = ink_box(raw, width, height) else {
+        return out;
+    };
     let (w, h) = (ink.x1 - ink.x0, ink.y1 - ink.y0);
     let longer = w.max(h);
     let side = INK_BOX as usize;
@@ -64,7 +71,11 @@ pub fn mnist_pixels(raw: &[u8], width: usize, height: usize) -> [u8; PIXELS] {
     }
     let field = FIELD as usize;
     let shift = |moment: u64, len: usize| -> usize {
-        let com = if mass == 0 { (len as f64 - 1.0) / 2.0 } else { moment as f64 / mass as f64 };
+        let com = if mass == 0 {
+            (len as f64 - 1.0) / 2.0
+        } else {
+            moment as f64 / mass as f64
+        };
         let wanted = (CENTRE - com).round();
         wanted.clamp(0.0, (field - len) as f64) as usize
     };
@@ -92,9 +103,16 @@ fn ink_box(raw: &[u8], width: usize, height: usize) -> Option<InkBox> {
     }
     let mut found: Option<InkBox> = None;
     for (y, row) in raw.chunks(width).take(height).enumerate() {
-        let Some(first) = first_ink(row) else { continue };
+        let Some(first) = first_ink(row) else {
+            continue;
+        };
         let last = last_ink(row).unwrap_or(first);
-        let b = found.get_or_insert(InkBox { x0: first, x1: last + 1, y0: y, y1: y + 1 });
+        let b = found.get_or_insert(InkBox {
+            x0: first,
+            x1: last + 1,
+            y0: y,
+            y1: y + 1,
+        });
         b.x0 = b.x0.min(first);
         b.x1 = b.x1.max(last + 1);
         b.y1 = y + 1;
@@ -104,7 +122,10 @@ fn ink_box(raw: &[u8], width: usize, height: usize) -> Option<InkBox> {
 
 // Ink is found eight pixels at a time: a byte reaches 16 exactly when its
 // high nibble is set, so one mask tells whether any of eight pixels is ink.
-const _: () = assert!(INK_THRESHOLD == 16, "the word masks below assume a threshold of 16");
+const _: () = assert!(
+    INK_THRESHOLD == 16,
+    "the word masks below assume a threshold of 16"
+);
 const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
 
 fn ink_mask(eight: &[u8]) -> u64 {
@@ -122,7 +143,9 @@ fn first_ink(row: &[u8]) -> Option<usize> {
         }
     }
     let rest = words.remainder();
-    rest.iter().position(|&v| v >= INK_THRESHOLD).map(|p| row.len() - rest.len() + p)
+    rest.iter()
+        .position(|&v| v >= INK_THRESHOLD)
+        .map(|p| row.len() - rest.len() + p)
 }
 
 fn last_ink(row: &[u8]) -> Option<usize> {
@@ -131,10 +154,14 @@ fn last_ink(row: &[u8]) -> Option<usize> {
     if let Some(p) = rest.iter().rposition(|&v| v >= INK_THRESHOLD) {
         return Some(body + p);
     }
-    words.chunks_exact(8).enumerate().rev().find_map(|(k, eight)| {
-        let m = ink_mask(eight);
-        (m != 0).then(|| k * 8 + 7 - (m.leading_zeros() / 8) as usize)
-    })
+    words
+        .chunks_exact(8)
+        .enumerate()
+        .rev()
+        .find_map(|(k, eight)| {
+            let m = ink_mask(eight);
+            (m != 0).then(|| k * 8 + 7 - (m.leading_zeros() / 8) as usize)
+        })
 }
 
 /// Where each of `from` input pixels along an axis lands among `to` output
@@ -150,14 +177,19 @@ struct Spread {
 
 impl Spread {
     fn new(from: usize, to: usize) -> Self {
-        let mut spread =
-            Spread { first: Vec::with_capacity(from), start: Vec::with_capacity(from + 1), weights: Vec::new() };
+        let mut spread = Spread {
+            first: Vec::with_capacity(from),
+            start: Vec::with_capacity(from + 1),
+            weights: Vec::new(),
+        };
         for i in 0..from {
             let (a, b) = (i * to, (i + 1) * to);
             let first = a / from;
             spread.first.push(first);
             spread.start.push(spread.weights.len());
-            spread.weights.extend((first..b.div_ceil(from)).map(|j| (b.min((j + 1) * from) - a.max(j * from)) as u32));
+            spread.weights.extend(
+                (first..b.div_ceil(from)).map(|j| (b.min((j + 1) * from) - a.max(j * from)) as u32),
+            );
         }
         spread.start.push(spread.weights.len());
         spread
@@ -166,7 +198,10 @@ impl Spread {
     /// The first cell pixel `i` reaches and its weights there and after.
     fn of(&self, i: usize) -> (usize, &[u32]) {
         let first = self.first.get(i).copied().unwrap_or(0);
-        let (a, b) = (self.start.get(i).copied().unwrap_or(0), self.start.get(i + 1).copied().unwrap_or(0));
+        let (a, b) = (
+            self.start.get(i).copied().unwrap_or(0),
+            self.start.get(i + 1).copied().unwrap_or(0),
+        );
         (first, self.weights.get(a..b).unwrap_or_default())
     }
 }
@@ -186,13 +221,17 @@ fn area_average(raw: &[u8], width: usize, ink: &InkBox, nw: usize, nh: usize) ->
     let mut bands = vec![0u32; nh * w]; // each ≤ 255·h
     for y in 0..h {
         let start = (ink.y0 + y) * width + ink.x0;
-        let Some(line) = raw.get(start..start + w) else { continue };
+        let Some(line) = raw.get(start..start + w) else {
+            continue;
+        };
         if first_ink(line).is_none() {
             continue;
         }
         let (first, weights) = rows.of(y);
         for (k, &wt) in weights.iter().enumerate() {
-            let Some(band) = bands.get_mut((first + k) * w..(first + k + 1) * w) else { continue };
+            let Some(band) = bands.get_mut((first + k) * w..(first + k + 1) * w) else {
+                continue;
+            };
             for (sum, &v) in band.iter_mut().zip(line) {
                 *sum += wt * u32::from(if v >= INK_THRESHOLD { v } else { 0 });
             }
@@ -214,7 +253,11 @@ fn area_average(raw: &[u8], width: usize, ink: &InkBox, nw: usize, nh: usize) ->
         }
         for (px, &total) in line.iter_mut().zip(&totals) {
             // Divide by a cell's area, w·h in these units.
-            *px = if total == 0 { 0 } else { (((total + area / 2) / area).min(255) as u8).max(1) };
+            *px = if total == 0 {
+                0
+            } else {
+                (((total + area / 2) / area).min(255) as u8).max(1)
+            };
         }
     }
     out
@@ -231,12 +274,19 @@ mod tests {
             let mut cells = vec![0u32; to];
             for i in 0..from {
                 let (first, weights) = s.of(i);
-                assert_eq!(weights.iter().sum::<u32>() as usize, to, "{from}->{to}: pixel {i}");
+                assert_eq!(
+                    weights.iter().sum::<u32>() as usize,
+                    to,
+                    "{from}->{to}: pixel {i}"
+                );
                 for (k, &w) in weights.iter().enumerate() {
                     cells[first + k] += w;
                 }
             }
-            assert!(cells.iter().all(|&c| c as usize == from), "{from}->{to}: {cells:?}");
+            assert!(
+                cells.iter().all(|&c| c as usize == from),
+                "{from}->{to}: {cells:?}"
+            );
         }
     }
 
@@ -288,7 +338,11 @@ mod tests {
                     }
                 }
                 let area = (w * h) as u64;
-                out.push(if total == 0 { 0 } else { (((total + area / 2) / area).min(255) as u8).max(1) });
+                out.push(if total == 0 {
+                    0
+                } else {
+                    (((total + area / 2) / area).min(255) as u8).max(1)
+                });
             }
         }
         out
@@ -301,16 +355,36 @@ mod tests {
             state = state.wrapping_mul(1_103_515_245).wrapping_add(12345);
             (state >> 16) as u8
         };
-        for (w, h, nw, nh) in [(61, 43, 20, 14), (9, 17, 11, 20), (40, 3, 20, 2), (5, 5, 20, 20)] {
-            let raw: Vec<u8> = (0..w * h).map(|_| if next() % 3 == 0 { next() } else { 0 }).collect();
-            let ink = InkBox { x0: 0, x1: w, y0: 0, y1: h };
-            assert_eq!(area_average(&raw, w, &ink, nw, nh), naive_area_average(&raw, w, &ink, nw, nh), "{w}x{h}");
+        for (w, h, nw, nh) in [
+            (61, 43, 20, 14),
+            (9, 17, 11, 20),
+            (40, 3, 20, 2),
+            (5, 5, 20, 20),
+        ] {
+            let raw: Vec<u8> = (0..w * h)
+                .map(|_| if next() % 3 == 0 { next() } else { 0 })
+                .collect();
+            let ink = InkBox {
+                x0: 0,
+                x1: w,
+                y0: 0,
+                y1: h,
+            };
+            assert_eq!(
+                area_average(&raw, w, &ink, nw, nh),
+                naive_area_average(&raw, w, &ink, nw, nh),
+                "{w}x{h}"
+            );
         }
     }
 
     #[test]
     fn blank_stays_blank() {
-        assert!(mnist_28(&GrayImage::new(280, 280)).pixels().all(|p| p.0[0] == 0));
+        assert!(
+            mnist_28(&GrayImage::new(280, 280))
+                .pixels()
+                .all(|p| p.0[0] == 0)
+        );
         assert!(mnist_pixels(&[], 0, 0).iter().all(|&v| v == 0));
     }
 }

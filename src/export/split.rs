@@ -94,7 +94,11 @@ pub fn split<'a>(rows: &[&'a SampleRow], fraction: f64, seed: u64, by: SplitBy) 
                 *t += add;
             }
         }
-        let side = if to_test { &mut out.test } else { &mut out.train };
+        let side = if to_test {
+            &mut out.test
+        } else {
+            &mut out.train
+        };
         side.extend(group.members.iter().filter_map(|&i| rows.get(i).copied()));
     }
     for side in [&mut out.train, &mut out.test] {
@@ -151,8 +155,9 @@ mod tests {
 
     #[test]
     fn by_session_keeps_sessions_whole() {
-        let rows: Vec<SampleRow> =
-            (0..400).map(|i| row(i, (i % 10) as u8, if i % 7 == 0 { None } else { Some("s") })).collect();
+        let rows: Vec<SampleRow> = (0..400)
+            .map(|i| row(i, (i % 10) as u8, if i % 7 == 0 { None } else { Some("s") }))
+            .collect();
         let rows: Vec<SampleRow> = rows
             .into_iter()
             .map(|mut r| {

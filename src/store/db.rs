@@ -80,17 +80,23 @@ pub struct NewRow<'a> {
 }
 
 fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
-    move |source| Error::Database { path: path.to_path_buf(), source }
+    move |source| Error::Database {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Opens the database for writing, creating or migrating it as needed.
 pub fn open_writer(path: &Path) -> Result<Connection> {
     let err = db_err(path);
     let mut conn = Connection::open(path).map_err(&err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&err)?;
     // WAL: one fsync per commit, readers (stats, export) never block the writer.
-    conn.pragma_update(None, "journal_mode", "WAL").map_err(&err)?;
-    conn.pragma_update(None, "synchronous", "FULL").map_err(&err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(&err)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(&err)?;
     let version = schema_version(&conn, path)?;
     migrate(&mut conn, version).map_err(&err)?;
     Ok(conn)
@@ -103,15 +109,21 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
         return Err(Error::io(
             "open",
             path,
-            std::io::Error::new(std::io::ErrorKind::NotFound, "no such database (nothing collected yet?)"),
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such database (nothing collected yet?)",
+            ),
         ));
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(&err)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(&err)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(&err)?;
     if schema_version(&conn, path)? < SCHEMA_VERSION {
         return Err(Error::Corrupt {
             folder: path.to_path_buf(),
-            message: "this database is from an older version; run `digit-kiosk check` once to migrate it".into(),
+            message:
+                "this database is from an older version; run `digit-kiosk check` once to migrate it"
+                    .into(),
         });
     }
     Ok(conn)
@@ -120,7 +132,9 @@ pub fn open_reader(path: &Path) -> Result<Connection> {
 /// The database's schema version; one newer than this program's is refused
 /// in plain words, before anything reads or migrates it.
 fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
-    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(|e| db_err(path)(e))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| db_err(path)(e))?;
     if version > SCHEMA_VERSION {
         return Err(Error::Corrupt {
             folder: path.to_path_buf(),
@@ -134,7 +148,11 @@ fn schema_version(conn: &Connection, path: &Path) -> Result<i64> {
 
 /// Runs the migrations from `version` (never newer than this program's) up.
 fn migrate(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
-    for (from, step) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+    for (from, step) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
         let tx = conn.transaction()?;
         step(&tx)?;
         tx.pragma_update(None, "user_version", from as i64 + 1)?;
@@ -148,7 +166,11 @@ fn migrate(conn: &mut Connection, version: i64) -> rusqlite::Result<()> {
 /// every row's id and values; its rows are marked `source = 'flask'`.
 fn migrate_0_to_1(tx: &Transaction) -> rusqlite::Result<()> {
     let legacy: bool = tx
-        .query_row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'digit_samples'", [], |_| Ok(true))
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'digit_samples'",
+            [],
+            |_| Ok(true),
+        )
         .optional()?
         .unwrap_or(false);
     if legacy {
@@ -207,7 +229,8 @@ pub fn insert_rows(conn: &mut Connection, rows: &[NewRow]) -> rusqlite::Result<V
 
 /// Whether a row names this file.
 pub fn has_filename(conn: &Connection, filename: &str) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT 1 FROM digit_samples WHERE filename = ?1")?.exists([filename])
+    conn.prepare_cached("SELECT 1 FROM digit_samples WHERE filename = ?1")?
+        .exists([filename])
 }
 
 /// Every sample in id order (the order stored).
@@ -277,7 +300,8 @@ pub fn delete_row(conn: &mut Connection, id: i64) -> rusqlite::Result<bool> {
 /// Samples per label 0–9.
 pub fn counts(conn: &Connection) -> rusqlite::Result<[u64; 10]> {
     let mut counts = [0u64; 10];
-    let mut stmt = conn.prepare_cached("SELECT label, COUNT(*) FROM digit_samples GROUP BY label")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT label, COUNT(*) FROM digit_samples GROUP BY label")?;
     let mut rows = stmt.query([])?;
     while let Some(row) = rows.next()? {
         let label: i64 = row.get(0)?;
@@ -307,10 +331,11 @@ pub struct Summary {
 /// Counts, sessions and the time range.
 pub fn summary(conn: &Connection) -> rusqlite::Result<Summary> {
     let per_label = counts(conn)?;
-    let (sessions, first, last) =
-        conn.query_row("SELECT COUNT(DISTINCT session), MIN(timestamp), MAX(timestamp) FROM digit_samples", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
-        })?;
+    let (sessions, first, last) = conn.query_row(
+        "SELECT COUNT(DISTINCT session), MIN(timestamp), MAX(timestamp) FROM digit_samples",
+        [],
+        |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)),
+    )?;
     Ok(Summary {
         per_label,
         total: per_label.iter().sum(),

@@ -140,7 +140,11 @@ pub fn lock_folder(paths: &DataPaths) -> Result<File> {
             let holder = holder.trim();
             return Err(Error::FolderInUse {
                 folder: paths.root.clone(),
-                holder: if holder.is_empty() { "unknown process".into() } else { holder.to_string() },
+                holder: if holder.is_empty() {
+                    "unknown process".into()
+                } else {
+                    holder.to_string()
+                },
             });
         }
         Err(fs::TryLockError::Error(e)) => return Err(Error::io("lock", &path, e)),
@@ -162,14 +166,21 @@ pub fn create_layout(paths: &DataPaths) -> Result<()> {
 
 /// Writes `bytes` to a new file and makes its contents durable.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file =
-        OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| Error::io("create", path, e))?;
-    file.write_all(bytes).and_then(|()| file.sync_data()).map_err(|e| Error::io("write", path, e))
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| Error::io("create", path, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_data())
+        .map_err(|e| Error::io("write", path, e))
 }
 
 /// Makes renames and new names inside `dir` durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("sync folder", dir, e))
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("sync folder", dir, e))
 }
 
 /// Replaces `path` atomically with `bytes`: temporary file, fsync, rename,
@@ -200,7 +211,9 @@ pub fn rfc3339(at: &DateTime<Utc>) -> String {
 
 /// Reads a database timestamp back (accepts with or without fraction).
 pub fn parse_db_timestamp(text: &str) -> Option<DateTime<Utc>> {
-    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").ok().map(|t| t.and_utc())
+    chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// One `labels.csv` record, as the original app wrote it.
@@ -232,7 +245,9 @@ impl CsvRow {
 
 /// Formats records as CSV lines (no header), quoting where needed.
 pub fn csv_lines<'a>(rows: impl IntoIterator<Item = &'a CsvRow>) -> Vec<u8> {
-    let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
     for row in rows {
         // Serialising four strings into a Vec cannot fail.
         let _ = writer.serialize(row);
@@ -260,7 +275,10 @@ pub fn read_csv(path: &Path) -> Result<(Vec<CsvRow>, bool)> {
         Some(end) => &bytes[..=end],
         None => &[][..],
     };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(whole);
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(whole);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| Error::Corrupt {
@@ -268,7 +286,12 @@ pub fn read_csv(path: &Path) -> Result<(Vec<CsvRow>, bool)> {
             message: format!("labels.csv cannot be read: {e}"),
         })?;
         let field = |i| record.get(i).unwrap_or_default().to_string();
-        rows.push(CsvRow { filename: field(0), label: field(1), timestamp: field(2), ip: field(3) });
+        rows.push(CsvRow {
+            filename: field(0),
+            label: field(1),
+            timestamp: field(2),
+            ip: field(3),
+        });
     }
     Ok((rows, torn))
 }

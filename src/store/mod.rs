@@ -250,10 +250,26 @@ impl Store {
         recovered.extend(recover_uncommitted_deletes(&paths, &conn)?);
         recovered.extend(heal_csv_tail(&paths, &conn)?);
         let csv_path = paths.csv();
-        let csv = OpenOptions::new().append(true).open(&csv_path).map_err(|e| Error::io("open", &csv_path, e))?;
-        let state = NameState { conn: db::open_reader(&paths.db())?, reserved: HashSet::new() };
-        let names = Arc::new(Names { paths: paths.clone(), state: Mutex::new(state) });
-        Ok(Self { paths, conn, csv, names, recovered, _lock: lock })
+        let csv = OpenOptions::new()
+            .append(true)
+            .open(&csv_path)
+            .map_err(|e| Error::io("open", &csv_path, e))?;
+        let state = NameState {
+            conn: db::open_reader(&paths.db())?,
+            reserved: HashSet::new(),
+        };
+        let names = Arc::new(Names {
+            paths: paths.clone(),
+            state: Mutex::new(state),
+        });
+        Ok(Self {
+            paths,
+            conn,
+            csv,
+            names,
+            recovered,
+            _lock: lock,
+        })
     }
 
     /// What opening the folder finished of a write a crash interrupted
@@ -325,7 +341,10 @@ impl Store {
                 );
             }
         }
-        let csv_rows: Vec<CsvRow> = rows.iter().map(|r| CsvRow::of(r.filename, r.label, r.timestamp, r.ip)).collect();
+        let csv_rows: Vec<CsvRow> = rows
+            .iter()
+            .map(|r| CsvRow::of(r.filename, r.label, r.timestamp, r.ip))
+            .collect();
         if let Err(e) = self.csv.write_all(&files::csv_lines(&csv_rows)) {
             eprintln!(
                 "digit-kiosk: cannot append to labels.csv ({e}); it is rebuilt from the database at the next start"
@@ -335,7 +354,14 @@ impl Store {
         batch
             .into_iter()
             .zip(ids)
-            .map(|(p, id)| Ok(Receipt { id, filename: p.name, label: p.sample.label, timestamp: p.at }))
+            .map(|(p, id)| {
+                Ok(Receipt {
+                    id,
+                    filename: p.name,
+                    label: p.sample.label,
+                    timestamp: p.at,
+                })
+            })
             .collect()
     }
 
@@ -344,13 +370,18 @@ impl Store {
     /// rewritten. Returns the row as it was. A failure before the row is
     /// deleted leaves the sample whole.
     pub fn delete(&mut self, id: i64) -> Result<Deleted> {
-        let sample = db::read_sample(&self.conn, id).map_err(|e| self.db_err(e))?.ok_or(Error::NoSuchSample(id))?;
+        let sample = db::read_sample(&self.conn, id)
+            .map_err(|e| self.db_err(e))?
+            .ok_or(Error::NoSuchSample(id))?;
         let images = self.paths.images();
         let trash = self.paths.trash();
         // A committed sample's PNG is in place, or still pending if its rename failed.
-        let png = [self.paths.image(&sample.filename), self.paths.pending_image(&sample.filename)]
-            .into_iter()
-            .find(|p| p.exists());
+        let png = [
+            self.paths.image(&sample.filename),
+            self.paths.pending_image(&sample.filename),
+        ]
+        .into_iter()
+        .find(|p| p.exists());
         let trashed = match png {
             None => None,
             Some(from) => {
@@ -399,13 +430,18 @@ impl Store {
     }
 
     fn db_err(&self, source: rusqlite::Error) -> Error {
-        Error::Database { path: self.paths.db(), source }
+        Error::Database {
+            path: self.paths.db(),
+            source,
+        }
     }
 }
 
 /// The answer to every sample of a batch whose commit failed.
 fn rows_failed(message: &str, n: usize) -> Vec<Result<Receipt>> {
-    (0..n).map(|_| Err(Error::StorageFailed(message.to_string()))).collect()
+    (0..n)
+        .map(|_| Err(Error::StorageFailed(message.to_string())))
+        .collect()
 }
 
 /// Step 3 of an interrupted batch: rename committed pending PNGs into place,
@@ -416,19 +452,35 @@ fn recover_pending_images(paths: &DataPaths, conn: &Connection) -> Result<Vec<St
     let (mut renamed, mut removed) = (0, 0);
     for entry in entries.flatten() {
         let file_name = entry.file_name();
-        let Some(target) = file_name.to_str().and_then(files::pending_target) else { continue };
-        let committed = db::has_filename(conn, target).map_err(|e| Error::Database { path: paths.db(), source: e })?;
-        let result =
-            if committed { fs::rename(entry.path(), paths.image(target)) } else { fs::remove_file(entry.path()) };
+        let Some(target) = file_name.to_str().and_then(files::pending_target) else {
+            continue;
+        };
+        let committed = db::has_filename(conn, target).map_err(|e| Error::Database {
+            path: paths.db(),
+            source: e,
+        })?;
+        let result = if committed {
+            fs::rename(entry.path(), paths.image(target))
+        } else {
+            fs::remove_file(entry.path())
+        };
         result.map_err(|e| Error::io("recover", entry.path(), e))?;
-        if committed { renamed += 1 } else { removed += 1 }
+        if committed {
+            renamed += 1
+        } else {
+            removed += 1
+        }
     }
     let mut notes = Vec::new();
     if renamed > 0 {
-        notes.push(format!("moved {renamed} stored sample image(s) from their pending names into place"));
+        notes.push(format!(
+            "moved {renamed} stored sample image(s) from their pending names into place"
+        ));
     }
     if removed > 0 {
-        notes.push(format!("removed {removed} pending image(s) of samples never stored (never acknowledged)"));
+        notes.push(format!(
+            "removed {removed} pending image(s) of samples never stored (never acknowledged)"
+        ));
     }
     if !notes.is_empty() {
         files::sync_dir(&dir)?;
@@ -448,9 +500,14 @@ fn recover_uncommitted_deletes(paths: &DataPaths, conn: &Connection) -> Result<O
     // Each sample name the trash may hold a PNG of, with those files by clash number.
     let mut candidates: BTreeMap<String, Vec<(u32, String)>> = BTreeMap::new();
     for entry in entries.flatten() {
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         for (origin, n) in files::trash_origins(&name) {
-            candidates.entry(origin).or_default().push((n, name.clone()));
+            candidates
+                .entry(origin)
+                .or_default()
+                .push((n, name.clone()));
         }
     }
     let mut restored = 0;
@@ -458,8 +515,10 @@ fn recover_uncommitted_deletes(paths: &DataPaths, conn: &Connection) -> Result<O
         if paths.image(&origin).exists() {
             continue; // whole, or a later sample that got the same name
         }
-        let Some(recorded) =
-            db::sha256_of(conn, &origin).map_err(|e| Error::Database { path: paths.db(), source: e })?
+        let Some(recorded) = db::sha256_of(conn, &origin).map_err(|e| Error::Database {
+            path: paths.db(),
+            source: e,
+        })?
         else {
             continue; // no row: deleted for good
         };
@@ -467,7 +526,8 @@ fn recover_uncommitted_deletes(paths: &DataPaths, conn: &Connection) -> Result<O
         names.sort();
         let pick = match recorded {
             Some(sha) => names.iter().find(|(_, name)| {
-                fs::read(trash.join(name)).is_ok_and(|bytes| crate::collector::sha256_hex(&bytes) == sha)
+                fs::read(trash.join(name))
+                    .is_ok_and(|bytes| crate::collector::sha256_hex(&bytes) == sha)
             }),
             None => names.last(), // no checksum (the original app's rows): the latest of that name
         };
@@ -475,7 +535,8 @@ fn recover_uncommitted_deletes(paths: &DataPaths, conn: &Connection) -> Result<O
             continue; // none of them is its PNG: `check` reports the image missing
         };
         let from = trash.join(name);
-        fs::rename(&from, paths.image(&origin)).map_err(|e| Error::io("move back from trash/", &from, e))?;
+        fs::rename(&from, paths.image(&origin))
+            .map_err(|e| Error::io("move back from trash/", &from, e))?;
         restored += 1;
     }
     if restored == 0 {
@@ -499,7 +560,11 @@ fn trashed_names(paths: &DataPaths) -> Result<HashSet<String>> {
     Ok(entries
         .flatten()
         .filter_map(|e| e.file_name().into_string().ok())
-        .flat_map(|name| files::trash_origins(&name).into_iter().map(|(origin, _)| origin))
+        .flat_map(|name| {
+            files::trash_origins(&name)
+                .into_iter()
+                .map(|(origin, _)| origin)
+        })
         .collect())
 }
 
@@ -508,12 +573,24 @@ fn trashed_names(paths: &DataPaths) -> Result<HashSet<String>> {
 /// missing (or empty) CSV is created from the database.
 fn heal_csv_tail(paths: &DataPaths, conn: &Connection) -> Result<Option<String>> {
     let csv_path = paths.csv();
-    let samples =
-        db::read_samples_without_strokes(conn).map_err(|e| Error::Database { path: paths.db(), source: e })?;
-    let expected: Vec<CsvRow> = samples.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
-    if fs::metadata(&csv_path).map(|m| m.len() == 0).unwrap_or(true) {
+    let samples = db::read_samples_without_strokes(conn).map_err(|e| Error::Database {
+        path: paths.db(),
+        source: e,
+    })?;
+    let expected: Vec<CsvRow> = samples
+        .iter()
+        .map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip))
+        .collect();
+    if fs::metadata(&csv_path)
+        .map(|m| m.len() == 0)
+        .unwrap_or(true)
+    {
         // Missing, or emptied: without its header a CSV reader would take the first row for one.
-        let what = if csv_path.exists() { "empty" } else { "missing" };
+        let what = if csv_path.exists() {
+            "empty"
+        } else {
+            "missing"
+        };
         files::replace_atomically(&csv_path, &files::csv_file(&expected))?;
         let news = what == "empty" || !expected.is_empty(); // a new folder's first CSV is no news
         return Ok(news.then(|| format!("labels.csv was {what}; written from the database")));
@@ -534,10 +611,13 @@ fn heal_csv_tail(paths: &DataPaths, conn: &Connection) -> Result<Option<String>>
         // Delete step 3 not done: lines of samples whose rows are gone and whose PNGs are in trash/.
         let in_db: HashSet<&str> = expected.iter().map(|r| r.filename.as_str()).collect();
         let trashed = trashed_names(paths)?;
-        let kept: Vec<&CsvRow> =
-            rows.iter().filter(|r| in_db.contains(r.filename.as_str()) || !trashed.contains(&r.filename)).collect();
+        let kept: Vec<&CsvRow> = rows
+            .iter()
+            .filter(|r| in_db.contains(r.filename.as_str()) || !trashed.contains(&r.filename))
+            .collect();
         let dropped = rows.len() - kept.len();
-        let still_prefix = kept.len() <= expected.len() && expected.iter().zip(&kept).all(|(a, b)| a == *b);
+        let still_prefix =
+            kept.len() <= expected.len() && expected.iter().zip(&kept).all(|(a, b)| a == *b);
         if dropped > 0 && still_prefix {
             files::replace_atomically(&csv_path, &files::csv_file(&expected))?;
             return Ok(Some(format!(
@@ -557,10 +637,16 @@ impl Store {
     /// Rewrites `labels.csv` from the database, atomically.
     pub fn rebuild_csv(&mut self) -> Result<()> {
         let samples = db::read_samples_without_strokes(&self.conn).map_err(|e| self.db_err(e))?;
-        let rows: Vec<CsvRow> = samples.iter().map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip)).collect();
+        let rows: Vec<CsvRow> = samples
+            .iter()
+            .map(|s| CsvRow::of(&s.filename, s.label, &s.timestamp, &s.ip))
+            .collect();
         let path = self.paths.csv();
         files::replace_atomically(&path, &files::csv_file(&rows))?;
-        self.csv = OpenOptions::new().append(true).open(&path).map_err(|e| Error::io("open", &path, e))?;
+        self.csv = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io("open", &path, e))?;
         Ok(())
     }
 }
@@ -575,7 +661,10 @@ pub fn read<T>(paths: &DataPaths, f: impl FnOnce(&Connection) -> rusqlite::Resul
             message: "no digits.db here: nothing has been collected in this folder".into(),
         });
     }
-    let db_err = |source| Error::Database { path: paths.db(), source };
+    let db_err = |source| Error::Database {
+        path: paths.db(),
+        source,
+    };
     match Store::open(paths.clone()) {
         Ok(store) => f(&store.conn).map_err(db_err),
         Err(Error::FolderInUse { .. }) => f(&db::open_reader(&paths.db())?).map_err(db_err),

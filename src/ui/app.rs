@@ -107,11 +107,18 @@ pub struct KioskApp {
 impl KioskApp {
     /// Builds the app; a web submission (another thread) repaints the window
     /// so the counts move while a class submits.
-    pub fn new(cc: &eframe::CreationContext<'_>, collector: Collector, options: WindowOptions) -> Self {
+    pub fn new(
+        cc: &eframe::CreationContext<'_>,
+        collector: Collector,
+        options: WindowOptions,
+    ) -> Self {
         let ctx = cc.egui_ctx.clone();
         collector.on_change(move || ctx.request_repaint());
         cc.egui_ctx.set_visuals(egui::Visuals::dark());
-        let prefs: Prefs = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+        let prefs: Prefs = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
         Self {
             collector,
             options,
@@ -185,7 +192,11 @@ impl KioskApp {
         let collector = self.collector.clone();
         match in_background("window-submit", ctx, move || collector.submit(submission)) {
             Ok(answer) => {
-                self.in_flight = Some(InFlight { strokes, answer, since: Instant::now() });
+                self.in_flight = Some(InFlight {
+                    strokes,
+                    answer,
+                    since: Instant::now(),
+                });
                 self.status = Status::Saving;
             }
             Err(e) => {
@@ -197,23 +208,35 @@ impl KioskApp {
 
     /// Takes the answer of a submit in flight, if it has come.
     fn poll_submit(&mut self) {
-        let Some(result) = self.in_flight.as_ref().and_then(|f| answered(&f.answer)) else { return };
-        let Some(flight) = self.in_flight.take() else { return };
+        let Some(result) = self.in_flight.as_ref().and_then(|f| answered(&f.answer)) else {
+            return;
+        };
+        let Some(flight) = self.in_flight.take() else {
+            return;
+        };
         if self.options.timings_since.is_some() {
-            eprintln!("timing: submit->saved {:.2} ms", flight.since.elapsed().as_secs_f64() * 1000.0);
+            eprintln!(
+                "timing: submit->saved {:.2} ms",
+                flight.since.elapsed().as_secs_f64() * 1000.0
+            );
         }
         self.status = match result {
             Ok(receipt) => {
                 if self.submitted.len() == UNDO_SUBMITS {
                     self.submitted.remove(0);
                 }
-                self.submitted.push(Submitted { receipt: receipt.clone(), strokes: flight.strokes });
+                self.submitted.push(Submitted {
+                    receipt: receipt.clone(),
+                    strokes: flight.strokes,
+                });
                 Status::Saved(receipt)
             }
             Err(e) => {
                 // Nothing is lost: the drawing comes back to be submitted again.
                 self.canvas.restore(flight.strokes);
-                Status::Failed(format!("Not saved: {e}. Your drawing is kept; try Submit again."))
+                Status::Failed(format!(
+                    "Not saved: {e}. Your drawing is kept; try Submit again."
+                ))
             }
         };
     }
@@ -225,15 +248,20 @@ impl KioskApp {
             return;
         }
         if self.submitted.is_empty() {
-            self.status = Status::Hint("Nothing to undo: no sample submitted from this window yet".into());
+            self.status =
+                Status::Hint("Nothing to undo: no sample submitted from this window yet".into());
             return;
         }
         if !self.canvas.is_empty() {
-            self.status =
-                Status::Hint("Clear the canvas first (Esc): undoing the last submit puts its drawing back".into());
+            self.status = Status::Hint(
+                "Clear the canvas first (Esc): undoing the last submit puts its drawing back"
+                    .into(),
+            );
             return;
         }
-        let Some(submitted) = self.submitted.pop() else { return };
+        let Some(submitted) = self.submitted.pop() else {
+            return;
+        };
         let (collector, id) = (self.collector.clone(), submitted.receipt.id);
         match in_background("window-undo", ctx, move || collector.delete(id)) {
             Ok(answer) => {
@@ -249,8 +277,12 @@ impl KioskApp {
 
     /// Takes the answer of an undo in flight, if it has come.
     fn poll_undo(&mut self) {
-        let Some(result) = self.undoing.as_ref().and_then(|u| answered(&u.answer)) else { return };
-        let Some(Undoing { submitted, .. }) = self.undoing.take() else { return };
+        let Some(result) = self.undoing.as_ref().and_then(|u| answered(&u.answer)) else {
+            return;
+        };
+        let Some(Undoing { submitted, .. }) = self.undoing.take() else {
+            return;
+        };
         self.status = match result {
             Ok(deleted) => {
                 self.canvas.restore(submitted.strokes);
@@ -269,7 +301,15 @@ impl KioskApp {
         ctx.input(|i| {
             let mut actions = Vec::new();
             for event in &i.events {
-                let egui::Event::Key { key, pressed: true, modifiers, .. } = event else { continue };
+                let egui::Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } = event
+                else {
+                    continue;
+                };
                 let action = match key {
                     Key::Z if modifiers.command => Some(Action::UndoSubmit),
                     Key::Enter => Some(Action::Submit),
@@ -289,7 +329,8 @@ impl KioskApp {
         ui.heading(RichText::new("Which digit did you draw?").size(22.0));
         if let Some(next) = suggested {
             ui.label(
-                RichText::new(format!("Fewest so far: {next}. Draw that one if you can.")).color(picker::SUGGESTED),
+                RichText::new(format!("Fewest so far: {next}. Draw that one if you can."))
+                    .color(picker::SUGGESTED),
             );
         }
         ui.add_space(6.0);
@@ -299,15 +340,26 @@ impl KioskApp {
         ui.add_space(10.0);
         ui.horizontal(|ui| {
             let size = egui::vec2(96.0, 52.0);
-            if ui.add(egui::Button::new(RichText::new("Undo").size(20.0)).min_size(size)).clicked() {
+            if ui
+                .add(egui::Button::new(RichText::new("Undo").size(20.0)).min_size(size))
+                .clicked()
+            {
                 actions.push(Action::Undo);
             }
-            if ui.add(egui::Button::new(RichText::new("Clear").size(20.0)).min_size(size)).clicked() {
+            if ui
+                .add(egui::Button::new(RichText::new("Clear").size(20.0)).min_size(size))
+                .clicked()
+            {
                 actions.push(Action::Clear);
             }
-            let submit = egui::Button::new(RichText::new("Submit").size(22.0).strong().color(Color32::WHITE))
-                .fill(ACCENT)
-                .min_size(egui::vec2(ui.available_width(), 52.0));
+            let submit = egui::Button::new(
+                RichText::new("Submit")
+                    .size(22.0)
+                    .strong()
+                    .color(Color32::WHITE),
+            )
+            .fill(ACCENT)
+            .min_size(egui::vec2(ui.available_width(), 52.0));
             if ui.add_enabled(!self.busy(), submit).clicked() {
                 actions.push(Action::Submit);
             }
@@ -321,31 +373,47 @@ impl KioskApp {
             ui.label(RichText::new(format!("Total: {}", counts.iter().sum::<u64>())).size(18.0));
             if let Some(next) = picker::least_collected(&counts) {
                 ui.label(
-                    RichText::new(format!("· fewest so far: {next}")).size(16.0).color(Color32::from_rgb(255, 196, 80)),
+                    RichText::new(format!("· fewest so far: {next}"))
+                        .size(16.0)
+                        .color(Color32::from_rgb(255, 196, 80)),
                 );
             }
         });
         picker::counts_ui(ui, &counts);
         ui.add_space(8.0);
-        if ui.button("New participant").on_hover_text("Start a new session for the next person").clicked() {
+        if ui
+            .button("New participant")
+            .on_hover_text("Start a new session for the next person")
+            .clicked()
+        {
             actions.push(Action::NewParticipant);
         }
         ui.label(
-            RichText::new("Keys: 0–9 choose · Enter submit · Backspace undo · Esc clear · Ctrl+Z undo submit").weak(),
+            RichText::new(
+                "Keys: 0–9 choose · Enter submit · Backspace undo · Esc clear · Ctrl+Z undo submit",
+            )
+            .weak(),
         );
     }
 
     /// "Undo last submit", shown while this window has a sample of this
     /// session to take back.
     fn undo_submit_ui(&self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
-        let Some(last) = self.submitted.last() else { return };
+        let Some(last) = self.submitted.last() else {
+            return;
+        };
         ui.add_space(4.0);
-        let button = egui::Button::new(RichText::new("Undo last submit").size(18.0)).min_size(egui::vec2(0.0, 44.0));
+        let button = egui::Button::new(RichText::new("Undo last submit").size(18.0))
+            .min_size(egui::vec2(0.0, 44.0));
         let hover = format!(
             "Removes {} — {} (its image goes to trash/) and puts its drawing back on the canvas",
             last.receipt.label, last.receipt.filename
         );
-        if ui.add_enabled(!self.busy(), button).on_hover_text(hover).clicked() {
+        if ui
+            .add_enabled(!self.busy(), button)
+            .on_hover_text(hover)
+            .clicked()
+        {
             actions.push(Action::UndoSubmit);
         }
     }
@@ -354,7 +422,10 @@ impl KioskApp {
         let (text, color) = match &self.status {
             Status::Hint(text) => (text.clone(), ui.visuals().text_color()),
             Status::Saving => ("Saving…".to_string(), ui.visuals().weak_text_color()),
-            Status::Saved(r) => (format!("Saved {} — {}", r.label, r.filename), Color32::from_rgb(110, 210, 130)),
+            Status::Saved(r) => (
+                format!("Saved {} — {}", r.label, r.filename),
+                Color32::from_rgb(110, 210, 130),
+            ),
             Status::Removing => ("Removing…".to_string(), ui.visuals().weak_text_color()),
             Status::Removed(d) => (removed_text(d), Color32::from_rgb(255, 196, 80)),
             Status::Failed(text) => (text.clone(), Color32::from_rgb(255, 110, 100)),
@@ -373,16 +444,26 @@ impl KioskApp {
             .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-8.0, 8.0))
             .show(ctx, |ui| {
                 let label = match self.exit_held_since {
-                    Some(t) => format!("Exit in {:.0} s", (EXIT_HOLD.saturating_sub(t.elapsed())).as_secs_f32().ceil()),
+                    Some(t) => format!(
+                        "Exit in {:.0} s",
+                        (EXIT_HOLD.saturating_sub(t.elapsed())).as_secs_f32().ceil()
+                    ),
                     None => "Hold to exit".into(),
                 };
                 // A fixed size, so the control does not move under a finger as its text counts down.
                 let size = egui::vec2(120.0, 32.0);
-                let rect =
-                    ui.add(egui::Button::new(RichText::new(label).small().weak()).frame(false).min_size(size)).rect;
+                let rect = ui
+                    .add(
+                        egui::Button::new(RichText::new(label).small().weak())
+                            .frame(false)
+                            .min_size(size),
+                    )
+                    .rect;
                 ui.input(|i| {
                     let on = |p: Option<egui::Pos2>| p.is_some_and(|p| rect.contains(p));
-                    i.pointer.primary_down() && on(i.pointer.press_origin()) && on(i.pointer.interact_pos())
+                    i.pointer.primary_down()
+                        && on(i.pointer.press_origin())
+                        && on(i.pointer.interact_pos())
                 })
             })
             .inner;
@@ -431,10 +512,12 @@ fn in_background<T: Send + 'static>(
 ) -> std::io::Result<Receiver<Result<T>>> {
     let (reply, answer) = mpsc::channel();
     let ctx = ctx.clone();
-    std::thread::Builder::new().name(name.into()).spawn(move || {
-        let _ = reply.send(work()); // the window may have closed
-        ctx.request_repaint();
-    })?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let _ = reply.send(work()); // the window may have closed
+            ctx.request_repaint();
+        })?;
     Ok(answer)
 }
 
@@ -469,7 +552,10 @@ impl eframe::App for KioskApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         if let (Some(launched), false) = (self.options.timings_since, self.first_frame_shown) {
-            eprintln!("timing: first frame {:.1} ms after launch", launched.elapsed().as_secs_f64() * 1000.0);
+            eprintln!(
+                "timing: first frame {:.1} ms after launch",
+                launched.elapsed().as_secs_f64() * 1000.0
+            );
         }
         self.first_frame_shown = true;
         self.poll_submit();
@@ -479,7 +565,10 @@ impl eframe::App for KioskApp {
             let available = ui.available_size();
             if available.x >= available.y {
                 ui.horizontal_top(|ui| {
-                    let side = canvas::square_side(egui::vec2(available.x - CONTROLS_WIDTH - 16.0, available.y));
+                    let side = canvas::square_side(egui::vec2(
+                        available.x - CONTROLS_WIDTH - 16.0,
+                        available.y,
+                    ));
                     canvas::canvas_ui(ui, &mut self.canvas, side);
                     ui.vertical(|ui| {
                         ui.set_width(CONTROLS_WIDTH.min(ui.available_width()));
@@ -507,6 +596,12 @@ impl eframe::App for KioskApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, eframe::APP_KEY, &Prefs { chosen: self.chosen.map(Digit::value) });
+        eframe::set_value(
+            storage,
+            eframe::APP_KEY,
+            &Prefs {
+                chosen: self.chosen.map(Digit::value),
+            },
+        );
     }
 }

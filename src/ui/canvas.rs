@@ -60,8 +60,12 @@ impl CanvasState {
 
     fn push(&mut self, pos_in_canvas: Pos2, pressure: Option<f32>) {
         let started = *self.started.get_or_insert_with(Instant::now);
-        let point =
-            Point { x: pos_in_canvas.x, y: pos_in_canvas.y, t: started.elapsed().as_secs_f64() * 1000.0, pressure };
+        let point = Point {
+            x: pos_in_canvas.x,
+            y: pos_in_canvas.y,
+            t: started.elapsed().as_secs_f64() * 1000.0,
+            pressure,
+        };
         if let Some(stroke) = self.strokes.last_mut() {
             stroke.points.push(point);
         }
@@ -95,7 +99,9 @@ pub fn square_side(available: Vec2) -> f32 {
 pub fn canvas_ui(ui: &mut egui::Ui, state: &mut CanvasState, side: f32) -> egui::Response {
     let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Drawing canvas"));
-    let spaces = Spaces { rect: response.rect };
+    let spaces = Spaces {
+        rect: response.rect,
+    };
 
     let (events, touch_force) = ui.input(|i| {
         let force = i.events.iter().rev().find_map(|e| match e {
@@ -104,20 +110,43 @@ pub fn canvas_ui(ui: &mut egui::Ui, state: &mut CanvasState, side: f32) -> egui:
         });
         (i.events.clone(), force)
     });
-    let pointer = if touch_force.is_some() { PointerKind::Touch } else { PointerKind::Mouse };
+    let pointer = if touch_force.is_some() {
+        PointerKind::Touch
+    } else {
+        PointerKind::Mouse
+    };
     let pressure = touch_force.flatten().map(|f| f.clamp(0.0, 1.0));
     for event in events {
         match event {
-            Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: true, .. }
-                if response.rect.contains(pos) && ui.ctx().layer_id_at(pos) == Some(ui.layer_id()) =>
+            Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: true,
+                ..
+            } if response.rect.contains(pos)
+                && ui.ctx().layer_id_at(pos) == Some(ui.layer_id()) =>
             {
-                state.strokes.push(Stroke { pointer: Some(pointer), points: Vec::new() });
+                state.strokes.push(Stroke {
+                    pointer: Some(pointer),
+                    points: Vec::new(),
+                });
                 state.drawing = true;
                 state.push(spaces.canvas_from_screen(pos), pressure);
             }
-            Event::PointerMoved(pos) if state.drawing => state.push(spaces.canvas_from_screen(pos), pressure),
-            Event::PointerButton { pos, button: egui::PointerButton::Primary, pressed: false, .. } if state.drawing => {
-                let last = state.strokes.last().and_then(|s| s.points.last()).map(|p| Pos2::new(p.x, p.y));
+            Event::PointerMoved(pos) if state.drawing => {
+                state.push(spaces.canvas_from_screen(pos), pressure)
+            }
+            Event::PointerButton {
+                pos,
+                button: egui::PointerButton::Primary,
+                pressed: false,
+                ..
+            } if state.drawing => {
+                let last = state
+                    .strokes
+                    .last()
+                    .and_then(|s| s.points.last())
+                    .map(|p| Pos2::new(p.x, p.y));
                 let here = spaces.canvas_from_screen(pos);
                 if last != Some(here) {
                     state.push(here, pressure);
@@ -149,13 +178,24 @@ fn paint_strokes(painter: &egui::Painter, spaces: Spaces, strokes: &[Stroke]) {
     let width = BRUSH_WIDTH * spaces.scale();
     let mut shapes = Vec::new();
     for stroke in strokes {
-        let points: Vec<Pos2> = stroke.points.iter().map(|p| spaces.screen_from_canvas(p.x, p.y)).collect();
+        let points: Vec<Pos2> = stroke
+            .points
+            .iter()
+            .map(|p| spaces.screen_from_canvas(p.x, p.y))
+            .collect();
         for pair in points.windows(2) {
             if let [a, b] = pair {
-                shapes.push(Shape::line_segment([*a, *b], Line::new(width, Color32::WHITE)));
+                shapes.push(Shape::line_segment(
+                    [*a, *b],
+                    Line::new(width, Color32::WHITE),
+                ));
             }
         }
-        shapes.extend(points.iter().map(|p| Shape::circle_filled(*p, width / 2.0, Color32::WHITE)));
+        shapes.extend(
+            points
+                .iter()
+                .map(|p| Shape::circle_filled(*p, width / 2.0, Color32::WHITE)),
+        );
     }
     painter.with_clip_rect(spaces.rect).extend(shapes);
 }

@@ -87,10 +87,17 @@ pub fn explain_startup_failure(message: &str) -> String {
     // winit puts its source location before the reason; the reason is what a person needs.
     let reason = first_line.rsplit(": ").next().unwrap_or(first_line);
     if let Some((_, package)) = KNOWN.iter().find(|(needle, _)| message.contains(needle)) {
-        format!("cannot open the window: a system library is missing (install `{package}`): {reason}; {HEADLESS_HINT}")
-    } else if message.contains("X server") || message.contains("XOpenDisplay") || message.contains("display") {
+        format!(
+            "cannot open the window: a system library is missing (install `{package}`): {reason}; {HEADLESS_HINT}"
+        )
+    } else if message.contains("X server")
+        || message.contains("XOpenDisplay")
+        || message.contains("display")
+    {
         let display = std::env::var("DISPLAY").unwrap_or_default();
-        format!("cannot open the window: no display answers at DISPLAY={display} ({reason}); {HEADLESS_HINT}")
+        format!(
+            "cannot open the window: no display answers at DISPLAY={display} ({reason}); {HEADLESS_HINT}"
+        )
     } else {
         format!("cannot open the window: {reason}; {HEADLESS_HINT}")
     }
@@ -105,10 +112,18 @@ mod tests {
         let m = explain_startup_failure(
             "winit EventLoopError: os error: libXcursor.so.1: cannot open shared object file; XNotSupported",
         );
-        assert!(m.contains("libxcursor1") && m.contains("digit-kiosk serve"), "{m}");
+        assert!(
+            m.contains("libxcursor1") && m.contains("digit-kiosk serve"),
+            "{m}"
+        );
         let m = explain_startup_failure("Library libxkbcommon-x11.so could not be loaded.");
         assert!(m.contains("libxkbcommon-x11-0"), "{m}");
-        let m = explain_startup_failure("os error at winit/src/x.rs:788: Failed to open connection to X server");
-        assert!(m.contains("no display answers") && !m.contains("winit/src"), "{m}");
+        let m = explain_startup_failure(
+            "os error at winit/src/x.rs:788: Failed to open connection to X server",
+        );
+        assert!(
+            m.contains("no display answers") && !m.contains("winit/src"),
+            "{m}"
+        );
     }
 }

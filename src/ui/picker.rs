@@ -13,7 +13,11 @@ pub const SUGGESTED: Color32 = Color32::from_rgb(255, 196, 80);
 
 /// Shows ten buttons in two rows of five, the chosen one filled and the
 /// suggested one outlined; returns the digit clicked.
-pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>, suggested: Option<Digit>) -> Option<Digit> {
+pub fn picker_ui(
+    ui: &mut egui::Ui,
+    chosen: Option<Digit>,
+    suggested: Option<Digit>,
+) -> Option<Digit> {
     let gap = ui.spacing().item_spacing.x;
     let side = ((ui.available_width() - 4.0 * gap) / 5.0).clamp(44.0, 96.0);
     let mut clicked = None;
@@ -22,7 +26,9 @@ pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>, suggested: Option<Dig
             for digit in Digit::all().filter(|d| row.contains(&d.value())) {
                 let selected = chosen == Some(digit);
                 let text = RichText::new(digit.to_string()).size(side * 0.5).strong();
-                let mut button = egui::Button::new(text).min_size(Vec2::splat(side)).corner_radius(10.0);
+                let mut button = egui::Button::new(text)
+                    .min_size(Vec2::splat(side))
+                    .corner_radius(10.0);
                 if selected {
                     button = button.fill(ACCENT).selected(true);
                 } else if suggested == Some(digit) {
@@ -43,20 +49,36 @@ pub fn picker_ui(ui: &mut egui::Ui, chosen: Option<Digit>, suggested: Option<Dig
 pub fn counts_ui(ui: &mut egui::Ui, counts: &[u64; 10]) -> egui::Response {
     let most = counts.iter().copied().max().unwrap_or(0).max(1);
     let fewest = counts.iter().copied().min().unwrap_or(0);
-    let (rect, response) = ui.allocate_exact_size(Vec2::new(ui.available_width(), 92.0), egui::Sense::hover());
-    let summary: Vec<String> = counts.iter().enumerate().map(|(d, n)| format!("{d}: {n}")).collect();
-    response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, format!("Counts {}", summary.join(", "))));
+    let (rect, response) =
+        ui.allocate_exact_size(Vec2::new(ui.available_width(), 92.0), egui::Sense::hover());
+    let summary: Vec<String> = counts
+        .iter()
+        .enumerate()
+        .map(|(d, n)| format!("{d}: {n}"))
+        .collect();
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(
+            egui::Role::Image,
+            true,
+            format!("Counts {}", summary.join(", ")),
+        )
+    });
     let painter = ui.painter_at(rect);
     let column = rect.width() / 10.0;
     let (bar_top, bar_bottom) = (rect.top() + 18.0, rect.bottom() - 22.0);
     let text = ui.visuals().text_color();
     for (digit, &n) in counts.iter().enumerate() {
         let x = rect.left() + column * digit as f32;
-        let slot = egui::Rect::from_min_max(egui::pos2(x + 4.0, bar_top), egui::pos2(x + column - 4.0, bar_bottom));
+        let slot = egui::Rect::from_min_max(
+            egui::pos2(x + 4.0, bar_top),
+            egui::pos2(x + column - 4.0, bar_bottom),
+        );
         painter.rect_filled(slot, 4.0, ui.visuals().extreme_bg_color);
         let filled = slot.height() * n as f32 / most as f32;
-        let bar = egui::Rect::from_min_max(egui::pos2(slot.left(), slot.bottom() - filled), slot.right_bottom());
+        let bar = egui::Rect::from_min_max(
+            egui::pos2(slot.left(), slot.bottom() - filled),
+            slot.right_bottom(),
+        );
         painter.rect_filled(bar, 4.0, ACCENT.gamma_multiply(0.85));
         if n == fewest {
             painter.rect_stroke(
@@ -67,7 +89,13 @@ pub fn counts_ui(ui: &mut egui::Ui, counts: &[u64; 10]) -> egui::Response {
             );
         }
         let font = egui::FontId::proportional(13.0);
-        painter.text(egui::pos2(slot.center().x, rect.top()), egui::Align2::CENTER_TOP, n.to_string(), font, text);
+        painter.text(
+            egui::pos2(slot.center().x, rect.top()),
+            egui::Align2::CENTER_TOP,
+            n.to_string(),
+            font,
+            text,
+        );
         let font = egui::FontId::proportional(16.0);
         painter.text(
             egui::pos2(slot.center().x, rect.bottom()),

@@ -14,12 +14,21 @@ pub fn qr_ui(ui: &mut egui::Ui, url: &str, side: f32) {
         return; // too long for a QR code: the URL is shown as text anyway
     };
     let (response, painter) = ui.allocate_painter(Vec2::splat(side), Sense::hover());
-    response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Image, true, format!("QR code for {url}")));
+    response.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::Role::Image, true, format!("QR code for {url}"))
+    });
     let cell = side / (width + 2 * QUIET_ZONE) as f32;
     painter.rect_filled(response.rect, 4.0, Color32::WHITE);
     for (i, _) in modules.iter().enumerate().filter(|(_, dark)| **dark) {
-        let (x, y) = ((i % width + QUIET_ZONE) as f32, (i / width + QUIET_ZONE) as f32);
+        let (x, y) = (
+            (i % width + QUIET_ZONE) as f32,
+            (i / width + QUIET_ZONE) as f32,
+        );
         let min = response.rect.min + Vec2::new(x, y) * cell;
-        painter.rect_filled(egui::Rect::from_min_size(min, Vec2::splat(cell + 0.5)), 0.0, Color32::BLACK);
+        painter.rect_filled(
+            egui::Rect::from_min_size(min, Vec2::splat(cell + 0.5)),
+            0.0,
+            Color32::BLACK,
+        );
     }
 }

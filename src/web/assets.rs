@@ -42,7 +42,8 @@ fn all() -> &'static [Asset; 4] {
     static ALL: OnceLock<[Asset; 4]> = OnceLock::new();
     ALL.get_or_init(|| {
         let version = format!("{:016x}", fnv1a(&[STYLE, SCRIPT, ICON]));
-        let index: &'static str = Box::leak(INDEX.replace(VERSION_MARK, &version[..12]).into_boxed_str());
+        let index: &'static str =
+            Box::leak(INDEX.replace(VERSION_MARK, &version[..12]).into_boxed_str());
         let asset = |body: &'static str, content_type, immutable| Asset {
             body: body.as_bytes(),
             content_type,

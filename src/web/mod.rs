@@ -63,7 +63,11 @@ impl Default for ServeConfig {
 /// stops cleanly: requests in flight are answered and every
 /// acknowledged sample is on disk before this returns. Prints the URL(s) to
 /// `out`, with a QR code when serving the LAN.
-pub fn serve_until_interrupted(paths: DataPaths, config: &ServeConfig, out: &mut impl Write) -> Result<()> {
+pub fn serve_until_interrupted(
+    paths: DataPaths,
+    config: &ServeConfig,
+    out: &mut impl Write,
+) -> Result<()> {
     let (stop, stopped) = mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop.send(()); // a second Ctrl-C while stopping needs no second signal
@@ -79,7 +83,10 @@ pub fn serve_until_interrupted(paths: DataPaths, config: &ServeConfig, out: &mut
     };
     let urls = server.urls();
     let mut say = String::new();
-    say.push_str(&format!("Serving the drawing page on {}\n", server.local_addr()));
+    say.push_str(&format!(
+        "Serving the drawing page on {}\n",
+        server.local_addr()
+    ));
     for url in &urls {
         say.push_str(&format!("  open {url}\n"));
     }
@@ -96,7 +103,11 @@ pub fn serve_until_interrupted(paths: DataPaths, config: &ServeConfig, out: &mut
     let _ = writeln!(out, "Stopping: finishing requests in flight ...");
     server.stop();
     collector.shutdown();
-    let _ = writeln!(out, "Stopped; {} samples in the folder.", collector.counts().iter().sum::<u64>());
+    let _ = writeln!(
+        out,
+        "Stopped; {} samples in the folder.",
+        collector.counts().iter().sum::<u64>()
+    );
     Ok(())
 }
 
@@ -150,7 +161,11 @@ fn lan_addresses() -> Vec<IpAddr> {
 pub fn qr_modules(url: &str) -> Option<(usize, Vec<bool>)> {
     let code = qrcode::QrCode::with_error_correction_level(url, qrcode::EcLevel::M).ok()?;
     let width = code.width();
-    let modules = code.to_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+    let modules = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == qrcode::Color::Dark)
+        .collect();
     Some((width, modules))
 }
 
@@ -169,7 +184,10 @@ pub fn qr_text(url: &str) -> String {
         if x < QUIET || y < QUIET || x >= width + QUIET || y >= width + QUIET {
             return true;
         }
-        !modules.get((y - QUIET) * width + (x - QUIET)).copied().unwrap_or(false)
+        !modules
+            .get((y - QUIET) * width + (x - QUIET))
+            .copied()
+            .unwrap_or(false)
     };
     let mut out = String::with_capacity(side * side);
     for y in (0..side).step_by(2) {
@@ -206,9 +224,15 @@ mod tests {
     #[test]
     fn loopback_url_unless_lan() {
         let a: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        assert_eq!(urls_for(a, false), vec!["http://127.0.0.1:8080/".to_string()]);
+        assert_eq!(
+            urls_for(a, false),
+            vec!["http://127.0.0.1:8080/".to_string()]
+        );
         let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        assert_eq!(urls_for(any, false), vec!["http://127.0.0.1:8080/".to_string()]);
+        assert_eq!(
+            urls_for(any, false),
+            vec!["http://127.0.0.1:8080/".to_string()]
+        );
         assert!(urls_for(any, true).iter().all(|u| u.ends_with(":8080/")));
     }
 }

@@ -110,13 +110,19 @@ impl Refusal {
         match self {
             Refusal::NotFound => "there is nothing at this address".into(),
             Refusal::WrongMethod { allow } => format!("this address only answers {allow}"),
-            Refusal::NotJson => "send the sample as JSON, with Content-Type: application/json".into(),
-            Refusal::TooLarge { limit } => format!("the request body is larger than the {limit} bytes allowed"),
+            Refusal::NotJson => {
+                "send the sample as JSON, with Content-Type: application/json".into()
+            }
+            Refusal::TooLarge { limit } => {
+                format!("the request body is larger than the {limit} bytes allowed")
+            }
             Refusal::TooMany { retry_after } => {
                 format!("too many submissions from this device; try again in {retry_after} s")
             }
             Refusal::BadJson(why) => format!("the body is not a JSON object: {why}"),
-            Refusal::BadSubmissionId => "submission_id must be 1 to 64 letters, digits, '-' or '_'".into(),
+            Refusal::BadSubmissionId => {
+                "submission_id must be 1 to 64 letters, digits, '-' or '_'".into()
+            }
             Refusal::SlowBody => "the request body came too slowly; try again".into(),
             Refusal::BodyCut => "the request body ended before its announced length".into(),
             Refusal::Submit(e) if e.is_bad_input() => e.to_string(),
@@ -126,12 +132,20 @@ impl Refusal {
 
     fn reply(&self, legacy: bool) -> Reply {
         let message = self.message();
-        let body = if legacy { json!({ "status": "error", "message": message }) } else { json!({ "error": message }) };
+        let body = if legacy {
+            json!({ "status": "error", "message": message })
+        } else {
+            json!({ "error": message })
+        };
         let mut reply = Reply::json(self.status(), &body);
         match self {
             Refusal::WrongMethod { allow } => reply.headers.push(("Allow", (*allow).to_string())),
-            Refusal::TooMany { retry_after } => reply.headers.push(("Retry-After", retry_after.to_string())),
-            Refusal::Submit(e) if !e.is_bad_input() => reply.headers.push(("Retry-After", "5".into())),
+            Refusal::TooMany { retry_after } => {
+                reply.headers.push(("Retry-After", retry_after.to_string()))
+            }
+            Refusal::Submit(e) if !e.is_bad_input() => {
+                reply.headers.push(("Retry-After", "5".into()))
+            }
             _ => {}
         }
         reply
@@ -171,7 +185,8 @@ impl Reply {
     }
 
     fn into_response(self) -> Response<std::io::Cursor<Vec<u8>>> {
-        let mut response = Response::from_data(self.body.into_owned()).with_status_code(self.status);
+        let mut response =
+            Response::from_data(self.body.into_owned()).with_status_code(self.status);
         let fixed = [
             ("Content-Type", self.content_type),
             ("Cache-Control", self.cache),
@@ -208,7 +223,10 @@ impl App {
             collector,
             body_limit,
             rate: RateLimiter::new(rate_limit_per_min),
-            recent: Recent { entries: Mutex::new(RecentMap::default()), changed: Condvar::new() },
+            recent: Recent {
+                entries: Mutex::new(RecentMap::default()),
+                changed: Condvar::new(),
+            },
         }
     }
 }
@@ -227,11 +245,18 @@ pub fn refuse_stopping(request: Request) {
 }
 
 fn route(app: &App, request: &mut Request, consumed: &mut bool) -> Reply {
-    let path = request.url().split(['?', '#']).next().unwrap_or("/").to_string();
+    let path = request
+        .url()
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("/")
+        .to_string();
     let method = request.method().clone();
     let legacy = path == "/api/submit";
     let result = match path.as_str() {
-        "/api/samples" | "/api/submit" => only_post(&method).and_then(|()| submit(app, request, consumed, legacy)),
+        "/api/samples" | "/api/submit" => {
+            only_post(&method).and_then(|()| submit(app, request, consumed, legacy))
+        }
         "/api/stats" => only_get(&method).map(|()| stats(app)),
         "/healthz" => only_get(&method).map(|()| Reply::json(200, &json!({ "status": "ok" }))),
         other => match assets::lookup(other) {
@@ -262,12 +287,17 @@ fn only_post(method: &Method) -> Result<(), Refusal> {
 }
 
 fn serve_asset(asset: &'static Asset, request: &Request) -> Reply {
-    let fresh = header(request, "If-None-Match").is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
+    let fresh = header(request, "If-None-Match")
+        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == asset.etag));
     Reply {
         status: if fresh { 304 } else { 200 },
         content_type: asset.content_type,
         body: Cow::Borrowed(if fresh { &[] } else { asset.body }),
-        cache: if asset.immutable { "public, max-age=31536000, immutable" } else { "no-cache" },
+        cache: if asset.immutable {
+            "public, max-age=31536000, immutable"
+        } else {
+            "no-cache"
+        },
         headers: vec![("ETag", asset.etag.to_string())],
     }
 }
@@ -280,7 +310,12 @@ fn stats(app: &App) -> Reply {
 
 /// `POST /api/samples` (and, with `legacy`, the original app's
 /// `POST /api/submit`, which answers 200 in its own shape).
-fn submit(app: &App, request: &mut Request, consumed: &mut bool, legacy: bool) -> Result<Reply, Refusal> {
+fn submit(
+    app: &App,
+    request: &mut Request,
+    consumed: &mut bool,
+    legacy: bool,
+) -> Result<Reply, Refusal> {
     let is_json = header(request, "Content-Type")
         .and_then(|v| v.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
@@ -288,15 +323,20 @@ fn submit(app: &App, request: &mut Request, consumed: &mut bool, legacy: bool) -
         return Err(Refusal::NotJson);
     }
     if request.body_length().is_some_and(|n| n > app.body_limit) {
-        return Err(Refusal::TooLarge { limit: app.body_limit });
+        return Err(Refusal::TooLarge {
+            limit: app.body_limit,
+        });
     }
     let client = client_ip(request);
     app.rate.take(client)?;
     let header_id = header(request, "Idempotency-Key").map(str::to_string);
     let body = read_body(request, app.body_limit, consumed)?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| Refusal::BadJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(&body).map_err(|e| Refusal::BadJson(e.to_string()))?;
     let Value::Object(fields) = value else {
-        return Err(Refusal::BadJson("expected an object like {\"label\": 5, \"strokes\": [...]}".into()));
+        return Err(Refusal::BadJson(
+            "expected an object like {\"label\": 5, \"strokes\": [...]}".into(),
+        ));
     };
     let id = match header_id {
         Some(id) => Some(id),
@@ -318,7 +358,11 @@ fn submit(app: &App, request: &mut Request, consumed: &mut bool, legacy: bool) -
     };
     let submission = parse_submission(&fields, client)?;
     let receipt = app.collector.submit(submission)?;
-    let reply = if legacy { legacy_receipt(&receipt) } else { receipt_reply(&receipt) };
+    let reply = if legacy {
+        legacy_receipt(&receipt)
+    } else {
+        receipt_reply(&receipt)
+    };
     if let Some(guard) = claim.as_mut() {
         guard.answer = Some(reply.clone());
     }
@@ -347,8 +391,14 @@ fn parse_submission(fields: &Map<String, Value>, client: IpAddr) -> Result<Submi
     let present = |name| fields.get(name).filter(|v| !v.is_null());
     let drawing = match (present("strokes"), present("image")) {
         (Some(strokes), _) => Drawing::Strokes(Sketch::from_json(strokes)?),
-        (None, Some(Value::String(url))) => Drawing::Pixels(picture::normalize_png(&picture::png_from_data_url(url)?)?),
-        (None, Some(_)) => return Err(Error::BadImage("image must be a data:image/png;base64,... URL".into())),
+        (None, Some(Value::String(url))) => {
+            Drawing::Pixels(picture::normalize_png(&picture::png_from_data_url(url)?)?)
+        }
+        (None, Some(_)) => {
+            return Err(Error::BadImage(
+                "image must be a data:image/png;base64,... URL".into(),
+            ));
+        }
         (None, None) => return Err(Error::NothingDrawn),
     };
     let session = match present("session") {
@@ -356,13 +406,22 @@ fn parse_submission(fields: &Map<String, Value>, client: IpAddr) -> Result<Submi
         Some(Value::String(id)) => Some(Session::new(id)?),
         Some(_) => return Err(Error::BadSession),
     };
-    Ok(Submission { label, drawing, source: Source::Web, client: client.to_string(), session })
+    Ok(Submission {
+        label,
+        drawing,
+        source: Source::Web,
+        client: client.to_string(),
+        session,
+    })
 }
 
 /// An integer 0–9, or a one-digit string as the original page sent.
 fn parse_label(value: Option<&Value>) -> Result<Digit, Error> {
     match value {
-        Some(Value::Number(n)) => n.as_i64().ok_or_else(|| Error::BadLabel(n.to_string())).and_then(Digit::try_from),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| Error::BadLabel(n.to_string()))
+            .and_then(Digit::try_from),
         Some(Value::String(s)) => Digit::try_from(s.as_str()),
         None | Some(Value::Null) => Err(Error::BadLabel("no label".into())),
         Some(other) => Err(Error::BadLabel(other.to_string())),
@@ -422,8 +481,9 @@ fn finish(request: Request, reply: Reply, consumed: bool) {
     match unread {
         None => respond(request, response),
         Some(n) if n <= DRAIN_MAX => {
-            let spawned =
-                std::thread::Builder::new().name("http-drain".into()).spawn(move || respond(request, response));
+            let spawned = std::thread::Builder::new()
+                .name("http-drain".into())
+                .spawn(move || respond(request, response));
             if let Err(e) = spawned {
                 eprintln!("digit-kiosk: cannot start a thread to answer a client: {e}");
             }
@@ -445,11 +505,18 @@ fn respond(request: Request, response: Response<std::io::Cursor<Vec<u8>>>) {
 }
 
 fn header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
-    request.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str())
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str())
 }
 
 fn client_ip(request: &Request) -> IpAddr {
-    request.remote_addr().map(|a| a.ip().to_canonical()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
+    request
+        .remote_addr()
+        .map(|a| a.ip().to_canonical())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -464,7 +531,10 @@ struct RateLimiter {
 
 impl RateLimiter {
     fn new(per_min: u32) -> Self {
-        Self { per_min, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_min,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one submission from `client`'s allowance.
@@ -478,7 +548,9 @@ impl RateLimiter {
         let mut buckets = lock(&self.buckets);
         if buckets.len() >= RATE_TABLE && !buckets.contains_key(&client) {
             // Forget addresses whose allowance has filled up again.
-            buckets.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity);
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity
+            });
         }
         let (tokens, at) = buckets.entry(client).or_insert((capacity, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_sec).min(capacity);
@@ -487,7 +559,9 @@ impl RateLimiter {
             *tokens -= 1.0;
             Ok(())
         } else {
-            Err(Refusal::TooMany { retry_after: ((1.0 - *tokens) / per_sec).ceil().max(1.0) as u64 })
+            Err(Refusal::TooMany {
+                retry_after: ((1.0 - *tokens) / per_sec).ceil().max(1.0) as u64,
+            })
         }
     }
 }
@@ -548,7 +622,11 @@ impl Recent {
                 Some(None) if Instant::now() < give_up => {
                     // The first request with this id is still storing: wait for its answer.
                     let wait = give_up.saturating_duration_since(Instant::now());
-                    map = self.changed.wait_timeout(map, wait).map(|(m, _)| m).unwrap_or_else(|e| e.into_inner().0);
+                    map = self
+                        .changed
+                        .wait_timeout(map, wait)
+                        .map(|(m, _)| m)
+                        .unwrap_or_else(|e| e.into_inner().0);
                 }
                 _ => break,
             }
@@ -562,7 +640,11 @@ impl Recent {
                 map.answers.remove(&old);
             }
         }
-        Claimed::Mine(ClaimGuard { recent: self, key, answer: None })
+        Claimed::Mine(ClaimGuard {
+            recent: self,
+            key,
+            answer: None,
+        })
     }
 }
 
@@ -576,7 +658,11 @@ mod tests {
         assert_eq!(Refusal::TooLarge { limit: 1 }.status(), 413);
         assert_eq!(Refusal::Submit(Error::NothingDrawn).status(), 400);
         assert_eq!(Refusal::Submit(Error::WriterStopped).status(), 503);
-        assert!(Refusal::TooMany { retry_after: 3 }.message().contains("3 s"));
+        assert!(
+            Refusal::TooMany { retry_after: 3 }
+                .message()
+                .contains("3 s")
+        );
     }
 
     #[test]
@@ -595,9 +681,14 @@ mod tests {
         let ip = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
         assert!(r.take(ip).is_ok());
         assert!(r.take(ip).is_ok());
-        let Err(Refusal::TooMany { retry_after }) = r.take(ip) else { panic!("third should be refused") };
+        let Err(Refusal::TooMany { retry_after }) = r.take(ip) else {
+            panic!("third should be refused")
+        };
         assert!((1..=30).contains(&retry_after));
-        assert!(r.take(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))).is_ok(), "per address");
+        assert!(
+            r.take(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))).is_ok(),
+            "per address"
+        );
         assert!(RateLimiter::new(0).take(ip).is_ok());
     }
 }

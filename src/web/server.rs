@@ -63,15 +63,22 @@ impl Server {
     pub fn start(collector: Collector, config: &ServeConfig) -> Result<Server> {
         let listener = TcpListener::bind(config.addr).map_err(|e| {
             let why = match e.kind() {
-                std::io::ErrorKind::AddrInUse => "the port is in use (another server? choose one with --port)".into(),
-                std::io::ErrorKind::AddrNotAvailable => "that address is not one of this computer's".into(),
-                std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 need root)".into(),
+                std::io::ErrorKind::AddrInUse => {
+                    "the port is in use (another server? choose one with --port)".into()
+                }
+                std::io::ErrorKind::AddrNotAvailable => {
+                    "that address is not one of this computer's".into()
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "permission denied (ports below 1024 need root)".into()
+                }
                 _ => e.to_string(),
             };
             Error::Usage(format!("cannot listen on {}: {why}", config.addr))
         })?;
-        let local_addr =
-            listener.local_addr().map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|e| Error::Usage(format!("cannot listen on {}: {e}", config.addr)))?;
         let http = tiny_http::Server::from_listener(listener, None)
             .map_err(|e| Error::Usage(format!("cannot listen on {local_addr}: {e}")))?;
         let shared = Arc::new(Shared {
@@ -84,10 +91,16 @@ impl Server {
             next_name: AtomicUsize::new(0),
         });
         for _ in 0..MIN_WORKERS {
-            spawn_worker(&shared).map_err(|e| Error::Usage(format!("cannot start the HTTP workers: {e}")))?;
+            spawn_worker(&shared)
+                .map_err(|e| Error::Usage(format!("cannot start the HTTP workers: {e}")))?;
         }
         let urls = super::urls_for(local_addr, config.lan);
-        Ok(Server { shared, local_addr, urls, stopped: false })
+        Ok(Server {
+            shared,
+            local_addr,
+            urls,
+            stopped: false,
+        })
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -163,7 +176,9 @@ fn spawn_worker(shared: &Arc<Shared>) -> std::io::Result<()> {
     }
     let n = shared.next_name.fetch_add(1, Ordering::Relaxed);
     let for_worker = Arc::clone(shared);
-    let spawned = thread::Builder::new().name(format!("http-{n}")).spawn(move || work(&for_worker));
+    let spawned = thread::Builder::new()
+        .name(format!("http-{n}"))
+        .spawn(move || work(&for_worker));
     if let Err(e) = spawned {
         *lock(&shared.live) -= 1;
         shared.left.notify_all();
@@ -177,7 +192,9 @@ fn work(shared: &Arc<Shared>) {
         if shared.stopping.load(Ordering::SeqCst) {
             break;
         }
-        let Some(http) = lock(&shared.http).clone() else { break };
+        let Some(http) = lock(&shared.http).clone() else {
+            break;
+        };
         shared.idle.fetch_add(1, Ordering::SeqCst);
         let got = http.recv_timeout(IDLE_LINGER);
         shared.idle.fetch_sub(1, Ordering::SeqCst);

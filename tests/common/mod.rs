@@ -17,7 +17,8 @@ use digit_kiosk::sketch::{Point, Sketch, Stroke};
 use digit_kiosk::store::{DataPaths, Receipt, Source};
 
 /// The seed app's query, which must keep working on every folder.
-pub const SEED_QUERY: &str = "SELECT id, filename, label, timestamp, ip FROM digit_samples LIMIT 10;";
+pub const SEED_QUERY: &str =
+    "SELECT id, filename, label, timestamp, ip FROM digit_samples LIMIT 10;";
 
 /// A data folder inside a fresh temporary directory, removed on drop.
 /// The folder itself (`<tmp>/data`) does not exist until something opens it.
@@ -31,7 +32,10 @@ pub struct TempData {
 impl TempData {
     /// A new, not yet created, data folder.
     pub fn new() -> Self {
-        let dir = tempfile::Builder::new().prefix("digit-kiosk-test-").tempdir().expect("create a temporary directory");
+        let dir = tempfile::Builder::new()
+            .prefix("digit-kiosk-test-")
+            .tempdir()
+            .expect("create a temporary directory");
         let paths = DataPaths::new(dir.path().join("data"));
         Self { dir, paths }
     }
@@ -54,9 +58,20 @@ pub fn sketch(points: &[(f32, f32)]) -> Sketch {
 
 /// One stroke through `points`, 10 ms apart.
 pub fn stroke(points: &[(f32, f32)]) -> Stroke {
-    let points =
-        points.iter().enumerate().map(|(i, &(x, y))| Point { x, y, t: i as f64 * 10.0, pressure: None }).collect();
-    Stroke { pointer: None, points }
+    let points = points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| Point {
+            x,
+            y,
+            t: i as f64 * 10.0,
+            pressure: None,
+        })
+        .collect();
+    Stroke {
+        pointer: None,
+        points,
+    }
 }
 
 /// A window submission of one stroke with this label.
@@ -73,7 +88,9 @@ pub fn strokes_submission(label: u8, points: &[(f32, f32)]) -> Submission {
 /// Submits one stroke through `points` with this label, as the window does,
 /// and returns the receipt (panics if it is refused).
 pub fn submit_strokes(collector: &Collector, label: u8, points: &[(f32, f32)]) -> Receipt {
-    collector.submit(strokes_submission(label, points)).expect("sample stored")
+    collector
+        .submit(strokes_submission(label, points))
+        .expect("sample stored")
 }
 
 /// What a data folder holds, counted the plain way.
@@ -89,7 +106,11 @@ pub struct Counts {
 
 /// Counts files, rows and CSV lines (a missing part counts 0).
 pub fn counts(paths: &DataPaths) -> Counts {
-    Counts { files: count_files(&paths.images()), rows: count_rows(paths), csv_lines: count_csv_lines(paths) }
+    Counts {
+        files: count_files(&paths.images()),
+        rows: count_rows(paths),
+        csv_lines: count_csv_lines(paths),
+    }
 }
 
 /// Entries in a folder (0 if it does not exist).
@@ -102,13 +123,17 @@ pub fn count_rows(paths: &DataPaths) -> usize {
     if !paths.db().exists() {
         return 0;
     }
-    let n: i64 = open_db(paths).query_row("SELECT COUNT(*) FROM digit_samples", [], |r| r.get(0)).expect("count rows");
+    let n: i64 = open_db(paths)
+        .query_row("SELECT COUNT(*) FROM digit_samples", [], |r| r.get(0))
+        .expect("count rows");
     usize::try_from(n).expect("a count")
 }
 
 /// Lines of `labels.csv` after the header (0 without the file).
 pub fn count_csv_lines(paths: &DataPaths) -> usize {
-    std::fs::read_to_string(paths.csv()).map(|s| s.lines().skip(1).count()).unwrap_or(0)
+    std::fs::read_to_string(paths.csv())
+        .map(|s| s.lines().skip(1).count())
+        .unwrap_or(0)
 }
 
 /// A read-only rusqlite connection to the folder's database.
@@ -140,7 +165,13 @@ pub fn db_rows(paths: &DataPaths) -> Vec<SeedRow> {
         .prepare("SELECT id, filename, CAST(label AS TEXT), timestamp, COALESCE(ip, '') FROM digit_samples ORDER BY id")
         .expect("prepare");
     stmt.query_map([], |r| {
-        Ok(SeedRow { id: r.get(0)?, filename: r.get(1)?, label: r.get(2)?, timestamp: r.get(3)?, ip: r.get(4)? })
+        Ok(SeedRow {
+            id: r.get(0)?,
+            filename: r.get(1)?,
+            label: r.get(2)?,
+            timestamp: r.get(3)?,
+            ip: r.get(4)?,
+        })
     })
     .expect("query")
     .collect::<Result<_, _>>()
@@ -150,23 +181,45 @@ pub fn db_rows(paths: &DataPaths) -> Vec<SeedRow> {
 /// Runs the real `sqlite3` CLI on the database and returns its stdout
 /// (panics if it fails or writes to stderr).
 pub fn sqlite3(db: &Path, sql: &str) -> String {
-    let out = Command::new("sqlite3").arg(db).arg(sql).output().expect("run sqlite3 (apt-get install sqlite3)");
+    let out = Command::new("sqlite3")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("run sqlite3 (apt-get install sqlite3)");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.is_empty(), "sqlite3 failed: {stderr}");
+    assert!(
+        out.status.success() && stderr.is_empty(),
+        "sqlite3 failed: {stderr}"
+    );
     String::from_utf8(out.stdout).expect("sqlite3 prints UTF-8")
 }
 
 /// The seed query through the `sqlite3` CLI, each line split on `|`.
 pub fn seed_query_cli(paths: &DataPaths) -> Vec<Vec<String>> {
-    sqlite3(&paths.db(), SEED_QUERY).lines().map(|l| l.split('|').map(str::to_string).collect()).collect()
+    sqlite3(&paths.db(), SEED_QUERY)
+        .lines()
+        .map(|l| l.split('|').map(str::to_string).collect())
+        .collect()
 }
 
 /// `labels.csv` parsed with the csv crate: the header, then the records.
 pub fn csv_records(paths: &DataPaths) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_path(paths.csv()).expect("open labels.csv");
-    let header = reader.headers().expect("header").iter().map(str::to_string).collect();
-    let records =
-        reader.records().map(|r| r.expect("a well-formed CSV record").iter().map(str::to_string).collect()).collect();
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let records = reader
+        .records()
+        .map(|r| {
+            r.expect("a well-formed CSV record")
+                .iter()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect();
     (header, records)
 }
 
@@ -226,7 +279,11 @@ impl Run {
 
 impl std::fmt::Display for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit code: {:?}\n--- stdout ---\n{}--- stderr ---\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit code: {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -252,7 +309,11 @@ where
 
 /// Runs `digit-kiosk <subcommand> --data <folder> <extra...>`.
 pub fn run_on(paths: &DataPaths, subcommand: &str, extra: &[&str]) -> Run {
-    let mut args: Vec<std::ffi::OsString> = vec![subcommand.into(), "--data".into(), paths.root.clone().into()];
+    let mut args: Vec<std::ffi::OsString> = vec![
+        subcommand.into(),
+        "--data".into(),
+        paths.root.clone().into(),
+    ];
     args.extend(extra.iter().map(Into::into));
     run_bin(args)
 }
