@@ -368,17 +368,7 @@ impl KioskApp {
         self.status_ui(ui);
         self.undo_submit_ui(ui, actions);
         ui.add_space(12.0);
-        let counts = self.collector.counts();
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(format!("Total: {}", counts.iter().sum::<u64>())).size(18.0));
-            if let Some(next) = picker::least_collected(&counts) {
-                ui.label(
-                    RichText::new(format!("· fewest so far: {next}"))
-                        .size(16.0)
-                        .color(Color32::from_rgb(255, 196, 80)),
-                );
-            }
-        });
+        ui.label(RichText::new(format!("Total: {}", counts.iter().sum::<u64>())).size(18.0));
         picker::counts_ui(ui, &counts);
         ui.add_space(8.0);
         if ui
