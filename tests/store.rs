@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::{
-    Counts, TempData, counts, csv_records, db_rows, file_sha256, image_names, sqlite3,
-    submit_strokes,
+    Counts, TempData, counts, csv_records, data_url, db_rows, file_sha256, image_names, png_rgba,
+    sqlite3, submit_strokes,
 };
 use digit_kiosk::Error;
 use digit_kiosk::collector::{Collector, Drawing, Session, Submission, sha256_hex};
@@ -27,7 +27,7 @@ use digit_kiosk::sketch::{MAX_POINTS, Sketch};
 use digit_kiosk::store::db::SCHEMA_VERSION;
 use digit_kiosk::store::files::{compact_stamp, db_timestamp};
 use digit_kiosk::store::{NewSample, Receipt, Source};
-use image::{ImageEncoder, Rgba, RgbaImage};
+use image::{Rgba, RgbaImage};
 use serde_json::json;
 
 /// `digit_<label>_<YYYYMMDDTHHMMSSffffffZ>[_n].png`, split into its parts.
@@ -49,27 +49,6 @@ fn parse_name(name: &str) -> Option<(u8, String, Option<u32>)> {
         return None;
     }
     Some((label.parse().ok()?, stamp.to_string(), n))
-}
-
-fn png_rgba(img: &RgbaImage) -> Vec<u8> {
-    let mut out = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut out)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgba8,
-        )
-        .unwrap();
-    out
-}
-
-fn data_url(png: &[u8]) -> String {
-    use base64::Engine as _;
-    format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    )
 }
 
 #[test]

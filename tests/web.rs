@@ -15,11 +15,10 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use common::{TempData, counts, csv_records, db_rows, image_names, seed_query_cli};
 use digit_kiosk::collector::Collector;
 use digit_kiosk::web::{DEFAULT_BODY_LIMIT, ServeConfig, Server};
-use image::{GrayImage, ImageEncoder, Rgba, RgbaImage};
+use image::{GrayImage, Rgba, RgbaImage};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------- helpers
@@ -221,19 +220,7 @@ fn seven(pointer: &str) -> Value {
 }
 
 fn png_data_url(img: &RgbaImage) -> String {
-    let mut png = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut png)
-        .write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgba8,
-        )
-        .unwrap();
-    format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    )
+    common::data_url(&common::png_rgba(img))
 }
 
 /// A canvas export as a browser makes it: RGBA, dark ink on white, a bar.

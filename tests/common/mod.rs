@@ -317,3 +317,27 @@ pub fn run_on(paths: &DataPaths, subcommand: &str, extra: &[&str]) -> Run {
     args.extend(extra.iter().map(Into::into));
     run_bin(args)
 }
+
+/// An RGBA image as PNG bytes, as a client with only pixels would send it.
+pub fn png_rgba(img: &image::RgbaImage) -> Vec<u8> {
+    use image::ImageEncoder as _;
+    let mut out = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut out)
+        .write_image(
+            img.as_raw(),
+            img.width(),
+            img.height(),
+            image::ExtendedColorType::Rgba8,
+        )
+        .expect("encode a PNG");
+    out
+}
+
+/// PNG bytes as the `data:image/png;base64,...` URL of the HTTP API.
+pub fn data_url(png: &[u8]) -> String {
+    use base64::Engine as _;
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}

@@ -87,15 +87,6 @@ impl Connection {
         }
     }
 
-    /// digit-kiosk patch: bounds how long a read may wait.
-    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> std::io::Result<()> {
-        match self {
-            Connection::Tcp(s) => s.set_read_timeout(timeout),
-            #[cfg(unix)]
-            Connection::Unix(s) => s.set_read_timeout(timeout),
-        }
-    }
-
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),

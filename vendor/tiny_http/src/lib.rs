@@ -125,9 +125,6 @@ mod ssl;
 mod test;
 mod util;
 
-/// How long a connection may send nothing before it is closed (digit-kiosk patch).
-const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The main class of this library.
 ///
 /// Destroying this object will immediately close the listening socket and the reading
@@ -296,10 +293,6 @@ impl Server {
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
                     Ok((sock, _)) => {
-                        // digit-kiosk patch: a connection that sends nothing for
-                        // this long is answered 408 and closed, so a stalled or
-                        // idle client does not hold its thread for ever.
-                        let _ = sock.set_read_timeout(Some(IDLE_TIMEOUT));
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
                             None => RefinedTcpStream::new(sock),
