@@ -72,27 +72,10 @@ pub fn write(
             let Some(sketch) = sketch_of(row) else {
                 continue;
             };
-            let (key_id, word, timestamp) = (
-                key_id(row),
-                row.label.to_string(),
-                format!("{} UTC", row.timestamp),
-            );
             let line = if simplified {
-                let drawing = simplify(&sketch);
-                serde_json::to_vec(&Line {
-                    key_id,
-                    word,
-                    timestamp,
-                    drawing: &drawing,
-                })
+                line_json(row, &simplify(&sketch))
             } else {
-                let drawing = raw(&sketch);
-                serde_json::to_vec(&Line {
-                    key_id,
-                    word,
-                    timestamp,
-                    drawing: &drawing,
-                })
+                line_json(row, &raw(&sketch))
             };
             let mut line = line.map_err(|e| write_err(&path)(e.into()))?;
             line.push(b'\n');
@@ -119,6 +102,16 @@ fn key_id(row: &SampleRow) -> String {
 }
 
 /// Each stroke as `[[x...], [y...], [t...]]`, as drawn.
+/// One ndjson object for `row`, raw or simplified `drawing` alike.
+fn line_json<D: Serialize>(row: &SampleRow, drawing: &D) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&Line {
+        key_id: key_id(row),
+        word: row.label.to_string(),
+        timestamp: format!("{} UTC", row.timestamp),
+        drawing,
+    })
+}
+
 fn raw(sketch: &Sketch) -> Vec<(Vec<f32>, Vec<f32>, Vec<f64>)> {
     sketch
         .strokes()

@@ -84,7 +84,7 @@ pub fn counts_ui(ui: &mut egui::Ui, counts: &[u64; 10]) -> egui::Response {
             painter.rect_stroke(
                 slot,
                 4.0,
-                egui::Stroke::new(1.5, Color32::from_rgb(255, 196, 80)),
+                egui::Stroke::new(1.5, SUGGESTED),
                 egui::StrokeKind::Outside,
             );
         }
